@@ -1,0 +1,15 @@
+# The two commands of the README: `make demo` and `make test`. Both set up .venv first.
+VENV_PY := .venv/bin/python
+
+.PHONY: setup demo test lint
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(VENV_PY) -m brainenc.insilico --out outputs/insilico --scale demo
+
+test: setup
+	$(VENV_PY) -m pytest -q -m "not slow and not gpu"
+
+lint: setup
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .

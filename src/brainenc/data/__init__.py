@@ -1,0 +1,1 @@
+"""Allen Brain Observatory sessions to ViV1T clips: building, statistics and serving."""

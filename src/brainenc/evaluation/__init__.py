@@ -1,0 +1,1 @@
+"""Metrics, the trial-average baseline and run comparison reports."""

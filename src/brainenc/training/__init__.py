@@ -1,0 +1,1 @@
+"""Training: LightningModule, losses, fine-tuning strategies and the Hydra entry point."""
