@@ -9,7 +9,7 @@ demo: setup
 	$(VENV_PY) -m brainenc.insilico --out outputs/insilico --scale demo
 
 test: setup
-	$(VENV_PY) -m pytest -q -m "not slow and not gpu"
+	$(VENV_PY) -m pytest -q
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

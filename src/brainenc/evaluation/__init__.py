@@ -1,1 +1,78 @@
-"""Metrics, the trial-average baseline and run comparison reports."""
+"""Metrics, the trial-average baseline and oracle, figures and run comparison reports.
+
+Modules: ``metrics`` (documented formulas, NumPy), ``streaming`` (torchmetrics versions for
+Lightning), ``scoring`` (one scoring path for model, baseline and oracle), ``baseline``
+(repeat-averaging predictors), ``mouse_folder`` (reads a built mouse folder), ``figures``,
+``predictions`` (``evaluate_predictions``), ``run_dirs`` and ``comparison`` (the report).
+Figures and reports import matplotlib; import them from their modules. The streaming metrics
+are imported on first use, so the report and baseline commands start without torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from brainenc.evaluation.baseline import (
+    RepeatAverageResult,
+    SampleScore,
+    clip_trial_average,
+    jackknife_oracle,
+    leave_one_out_average,
+    sample_baseline,
+    trial_average,
+    trial_average_baseline,
+)
+from brainenc.evaluation.metrics import (
+    DEFAULT_SKIP,
+    DEFINITIONS,
+    PREDICTION_OFFSET,
+    correlation_to_average,
+    crop_to_scored,
+    feve,
+    normalized_correlation,
+    pearson,
+    per_trial_correlation,
+    per_trial_correlations,
+    pooled_correlation,
+    pooled_correlations,
+    scored_frames,
+)
+from brainenc.evaluation.mouse_folder import MouseFolder
+from brainenc.evaluation.scoring import Scores, score_predictions
+
+__all__ = [
+    "DEFAULT_SKIP",
+    "DEFINITIONS",
+    "PREDICTION_OFFSET",
+    "MouseFolder",
+    "PerTrialCorrelation",
+    "PooledCorrelation",
+    "RepeatAverageResult",
+    "SampleScore",
+    "Scores",
+    "clip_trial_average",
+    "correlation_to_average",
+    "crop_to_scored",
+    "feve",
+    "jackknife_oracle",
+    "leave_one_out_average",
+    "normalized_correlation",
+    "pearson",
+    "per_trial_correlation",
+    "per_trial_correlations",
+    "pooled_correlation",
+    "pooled_correlations",
+    "sample_baseline",
+    "score_predictions",
+    "scored_frames",
+    "trial_average",
+    "trial_average_baseline",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("PerTrialCorrelation", "PooledCorrelation"):
+        from brainenc.evaluation import streaming
+
+        return getattr(streaming, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,70 @@
+"""``python -m brainenc.evaluate RUN_DIR --predictions FILE.npz``: score a run on a split.
+
+Writes ``RUN_DIR/evaluation/metrics.json`` and figures (see
+:func:`brainenc.evaluation.predictions.evaluate_predictions`). The predictions file holds one
+``(S, N, L)`` array per mouse id (the split's samples in ascending sample index, the last L
+frames of each clip). Predicting straight from the run's checkpoint needs the trainer's model
+loading, which this command does not do yet: produce the file with the trained model first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from brainenc.evaluation.metrics import DEFAULT_SKIP
+from brainenc.evaluation.mouse_folder import SPLITS
+from brainenc.evaluation.predictions import evaluate_predictions, load_predictions
+from brainenc.evaluation.run_dirs import RunRecord, config_value, dataset_dir_of_run, load_run
+
+
+def run_skip(record: RunRecord) -> int:
+    """The skip a run was scored with (``evaluation.skip``), else the default."""
+    skip = config_value(record.config, "evaluation.skip")
+    return DEFAULT_SKIP if skip is None else int(skip)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m brainenc.evaluate", description=__doc__)
+    parser.add_argument("run_dir", type=Path, help="training run directory")
+    parser.add_argument(
+        "--predictions",
+        type=Path,
+        required=True,
+        help=".npz with one (samples, neurons, frames) array per mouse id (required for now)",
+    )
+    parser.add_argument("--split", default="test", choices=SPLITS)
+    parser.add_argument(
+        "--skip",
+        type=int,
+        help="frames left out at each clip start, 24 at least (default: the run's "
+        f"evaluation.skip, else {DEFAULT_SKIP})",
+    )
+    parser.add_argument("--dataset-dir", type=Path, help="dataset root (default: from the run)")
+    parser.add_argument("--checkpoint", help="checkpoint of the predictions (default: the run's)")
+    args = parser.parse_args(argv)
+    try:
+        record = load_run(args.run_dir)
+        payload = evaluate_predictions(
+            load_predictions(args.predictions),
+            args.dataset_dir or dataset_dir_of_run(record),
+            args.run_dir,
+            split=args.split,
+            skip=args.skip if args.skip is not None else run_skip(record),
+            checkpoint=args.checkpoint or record.metrics.get("checkpoint"),
+            predictions_file=args.predictions,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for name, value in sorted(payload["values"].items()):
+        print(f"{name:40s} {'n/a' if value is None else format(value, '.4f')}")
+    print(f"wrote {args.run_dir / 'evaluation' / 'metrics.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""``python -m brainenc.evaluation baseline MOUSE_DIR``: the seed's baselines and the oracle.
+
+Prints, for one built mouse folder and on the model's scored frames:
+
+1. sample-based: the trial average of clip ``--clip`` (0-based; the seed's "clip 1" is 0) of
+   each movie against each ``--split`` repeat of it (the seed's four correlations);
+2. all-clips: the mean single-trial correlation of the trial average over every ``--split``
+   sample, per repeat and overall (the seed's 0.022-0.0235 on session 501729039);
+3. the jackknife oracle (mean of all other repeats) on the same samples and on all repeats.
+
+``--json PATH`` also writes the numbers as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from brainenc.evaluation.atomic_files import write_json_atomic
+from brainenc.evaluation.baseline import jackknife_oracle, sample_baseline, trial_average_baseline
+from brainenc.evaluation.metrics import DEFAULT_SKIP, scored_frames
+from brainenc.evaluation.mouse_folder import SPLITS, MouseFolder
+
+
+def baseline_summary(mouse: MouseFolder, clip: int, split: str, skip: int) -> dict[str, Any]:
+    """All numbers printed by the command, as a JSON-ready dict."""
+    window = scored_frames(mouse.num_frames, skip)
+    all_clips = trial_average_baseline(mouse, split=split, skip=skip)
+    on_split = jackknife_oracle(mouse, split=split, skip=skip)
+    on_all = jackknife_oracle(mouse, split=None, skip=skip)
+    return {
+        "mouse_folder": str(mouse.path),
+        "split": split,
+        "skip": skip,
+        "scored_frames": [window.start, window.stop],
+        "sample_based": [vars(score) for score in sample_baseline(mouse, clip, split, skip)],
+        "all_clips": {
+            "corr": all_clips.value,
+            "corr_pooled": None if all_clips.scores is None else all_clips.scores.corr_pooled,
+            "per_repeat": {str(r): v for r, v in all_clips.per_repeat.items()},
+            "reason": all_clips.reason,
+            "unseen_clips": [list(key) for key in all_clips.unseen_clips],
+        },
+        "oracle": {
+            split: {"corr": on_split.value, "corr_pooled": on_split.scores.corr_pooled},
+            "all": {"corr": on_all.value, "corr_pooled": on_all.scores.corr_pooled},
+        },
+    }
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    start, stop = summary["scored_frames"]
+    print(f"{summary['mouse_folder']}: {summary['split']} split, frames {start}..{stop - 1}")
+    print("sample-based (trial average of one clip vs single repeats):")
+    for row in summary["sample_based"]:
+        print(
+            f"  {row['movie']:22s} clip {row['clip']:3d} repeat {row['repeat']:3d}  {row['corr']:.4f}"
+        )
+    all_clips = summary["all_clips"]
+    print("all clips (mean single-trial correlation of the trial average):")
+    if all_clips["corr"] is None:
+        print(f"  n/a ({all_clips['reason']}: {all_clips['unseen_clips']})")
+    else:
+        for repeat, value in all_clips["per_repeat"].items():
+            print(f"  repeat {repeat:>3s}  {value:.4f}")
+        print(f"  overall     {all_clips['corr']:.4f}  (pooled {all_clips['corr_pooled']:.4f})")
+    print("jackknife oracle (mean of all other repeats):")
+    for scope, value in summary["oracle"].items():
+        print(f"  {scope:10s}  {value['corr']:.4f}  (pooled {value['corr_pooled']:.4f})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m brainenc.evaluation",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    baseline = commands.add_parser("baseline", help="trial-average baselines and oracle")
+    baseline.add_argument("mouse_dir", type=Path, help="built mouse folder <root>/<mouse_id>")
+    baseline.add_argument("--clip", type=int, default=0, help="clip of the sample-based approach")
+    baseline.add_argument("--split", default="test", choices=SPLITS)
+    baseline.add_argument(
+        "--skip",
+        type=int,
+        default=DEFAULT_SKIP,
+        help="frames left out at each clip start (24 at least)",
+    )
+    baseline.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    args = parser.parse_args(argv)
+    try:
+        summary = baseline_summary(MouseFolder(args.mouse_dir), args.clip, args.split, args.skip)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    _print_summary(summary)
+    if args.json is not None:
+        write_json_atomic(args.json, summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""The run comparison table of the seed's FINAL COMPARISON, sorted by validation score.
+
+Hyper-parameters come from each run's ``config_resolved.yaml`` (``peft.r``, ``peft.lora_alpha``,
+``peft.target_modules`` or ``peft.name``, ``optim.optimizer.lr``, ``optim.name``,
+``trainer.max_epochs``), scores from ``metrics.json``, the trainable share from
+``trainable.json``. Absent values print as "–" (head-only and full runs have no LoRA rank).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from brainenc.evaluation.atomic_files import write_text_atomic
+from brainenc.evaluation.baseline import UNSEEN_REASON
+from brainenc.evaluation.figures import plot_training_curves
+from brainenc.evaluation.run_dirs import (
+    RunRecord,
+    config_value,
+    find_runs,
+    load_run,
+    read_metric_history,
+)
+
+MISSING = "–"
+ALL_TARGETS = frozenset({"fused_linear", "attn_out", "ff_out.2"})
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One run of the comparison table; None marks an absent value."""
+
+    run: str
+    lora_rank: int | None
+    lora_alpha: float | None
+    target_layers: str | None
+    lr: float | None
+    scheduler: str | None
+    epochs: int | None
+    trainable_percent: float | None
+    val_corr: float | None
+    test_corr: float | None
+    baseline: float | None
+    baseline_note: str | None
+    best: bool = False
+
+    @property
+    def gain(self) -> float | None:
+        """Test score minus the trial-average baseline."""
+        if self.test_corr is None or self.baseline is None:
+            return None
+        return self.test_corr - self.baseline
+
+    @property
+    def label(self) -> str:
+        """Short legend label, e.g. ``"3: r8 fused lr 0.001 cosine"``."""
+        rank = None if self.lora_rank is None else f"r{self.lora_rank}"
+        lr = None if self.lr is None else f"lr {self.lr:g}"
+        details = [part for part in (rank, self.target_layers, lr, self.scheduler) if part]
+        return f"{self.run}: {' '.join(details)}" if details else self.run
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _target_layers(config: dict[str, Any]) -> str | None:
+    targets = config_value(config, "peft.target_modules")
+    if isinstance(targets, str):
+        targets = [targets]
+    if isinstance(targets, list | tuple) and targets:
+        if set(targets) == {"fused_linear"}:
+            return "fused"
+        if set(targets) == ALL_TARGETS:
+            return "all"
+        return ",".join(map(str, targets))
+    name = config_value(config, "peft.name")
+    return str(name) if name is not None else None
+
+
+def _baseline(metrics: dict[str, Any]) -> tuple[float | None, str | None]:
+    value = _number(metrics.get("baseline/test/corr"))
+    if value is not None:
+        return value, None
+    if "baseline/test/corr" in metrics:
+        return None, str(metrics.get("baseline/test/reason") or UNSEEN_REASON)
+    return None, None
+
+
+def comparison_row(record: RunRecord, name: str) -> ComparisonRow:
+    """Table row of one run; ``name`` labels it (e.g. its path relative to the sweep)."""
+    config, metrics = record.config, record.metrics
+    rank = _number(config_value(config, "peft.r"))
+    epochs = _number(metrics.get("epochs"))
+    if epochs is None:
+        epochs = _number(config_value(config, "trainer.max_epochs"))
+    scheduler = config_value(config, "optim.name")
+    baseline, note = _baseline(metrics)
+    return ComparisonRow(
+        run=name,
+        lora_rank=None if rank is None else int(rank),
+        lora_alpha=_number(config_value(config, "peft.lora_alpha")),
+        target_layers=_target_layers(config),
+        lr=_number(config_value(config, "optim.optimizer.lr")),
+        scheduler=None if scheduler is None else str(scheduler),
+        epochs=None if epochs is None else int(epochs),
+        trainable_percent=_number(record.trainable.get("trainable_percent")),
+        val_corr=_number(metrics.get("val/corr")),
+        test_corr=_number(metrics.get("test/corr")),
+        baseline=baseline,
+        baseline_note=note,
+    )
+
+
+def comparison_rows(records: Sequence[RunRecord], names: Sequence[str]) -> list[ComparisonRow]:
+    """Rows sorted by validation score (best first, runs without one last); best marked."""
+    rows = [comparison_row(record, name) for record, name in zip(records, names, strict=True)]
+    rows.sort(key=lambda row: (row.val_corr is None, -(row.val_corr or 0.0)))
+    if rows and rows[0].val_corr is not None:
+        rows[0] = replace(rows[0], best=True)
+    return rows
+
+
+HEADER = (
+    "#",
+    "run",
+    "rank",
+    "alpha",
+    "layers",
+    "lr",
+    "scheduler",
+    "epochs",
+    "trainable %",
+    "val corr",
+    "test corr",
+    "baseline",
+    "gain",
+)
+
+
+def _cell(value: Any, spec: str = "") -> str:
+    return MISSING if value is None else format(value, spec)
+
+
+def _markdown_cells(position: int, row: ComparisonRow) -> list[str]:
+    baseline = _cell(row.baseline, ".4f")
+    if row.baseline is None and row.baseline_note:
+        baseline = f"n/a ({row.baseline_note})"
+    gain = MISSING if row.gain is None else f"{row.gain:+.4f}"
+    return [
+        f"{position} ★" if row.best else str(position),
+        row.run,
+        _cell(row.lora_rank),
+        _cell(row.lora_alpha, "g"),
+        _cell(row.target_layers),
+        _cell(row.lr, "g"),
+        _cell(row.scheduler),
+        _cell(row.epochs),
+        _cell(row.trainable_percent, ".2f"),
+        _cell(row.val_corr, ".4f"),
+        _cell(row.test_corr, ".4f"),
+        baseline,
+        gain,
+    ]
+
+
+def to_markdown(rows: Sequence[ComparisonRow]) -> str:
+    """Markdown table; the best run (highest validation score) is marked ★."""
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    for position, row in enumerate(rows, start=1):
+        lines.append("| " + " | ".join(_markdown_cells(position, row)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+LEGEND = (
+    "Scores are mean single-trial correlations on the scored frames (validation: the model "
+    "selection metric; test: the selected checkpoint). Baseline: each test sample predicted by "
+    "the mean of the training repeats of its clip, scored on the same frames; gain = test - "
+    "baseline. ★ marks the best validation score.\n"
+)
+
+CSV_FIELDS = (
+    "position",
+    "run",
+    "lora_rank",
+    "lora_alpha",
+    "target_layers",
+    "lr",
+    "scheduler",
+    "epochs",
+    "trainable_percent",
+    "val_corr",
+    "test_corr",
+    "baseline",
+    "baseline_note",
+    "gain",
+    "best",
+)
+
+
+def to_csv(rows: Sequence[ComparisonRow]) -> str:
+    """CSV with raw numbers (empty when absent), a ``gain`` and a ``best`` column."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for position, row in enumerate(rows, start=1):
+        values = {**vars(row), "position": position, "gain": row.gain}
+        writer.writerow(["" if values[field] is None else values[field] for field in CSV_FIELDS])
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Paths written by :func:`write_report`."""
+
+    markdown: Path
+    csv: Path
+    curves: Path | None
+    table: str
+
+
+def _run_names(runs: Sequence[Path]) -> list[str]:
+    """Each run's path relative to the deepest folder common to all runs."""
+    resolved = [run.resolve() for run in runs]
+    root = Path(os.path.commonpath(resolved))
+    return [str(run.relative_to(root)) if run != root else run.name for run in resolved]
+
+
+def write_report(paths: Sequence[str | Path], out_dir: str | Path) -> ReportFiles:
+    """Compare the runs in ``paths`` (run or multirun directories).
+
+    Writes ``comparison.md``, ``comparison.csv`` and ``curves.png`` (training loss and
+    validation correlation of every run with a CSV log) into ``out_dir``.
+    """
+    runs = find_runs(paths)
+    records = [load_run(run) for run in runs]
+    names = _run_names(runs)
+    rows = comparison_rows(records, names)
+    out_dir = Path(out_dir)
+    table = to_markdown(rows)
+    markdown = write_text_atomic(
+        out_dir / "comparison.md", f"# Run comparison\n\n{table}\n{LEGEND}"
+    )
+    csv_path = write_text_atomic(out_dir / "comparison.csv", to_csv(rows))
+    path_of = dict(zip(names, runs, strict=True))
+    histories = {row.label: read_metric_history(path_of[row.run]) for row in rows}
+    histories = {label: history for label, history in histories.items() if history}
+    baselines = [_number(r.metrics.get("baseline/val/corr")) for r in records]
+    baseline = next((value for value in baselines if value is not None), None)
+    curves = (
+        plot_training_curves(histories, out_dir / "curves.png", baseline) if histories else None
+    )
+    return ReportFiles(markdown=markdown, csv=csv_path, curves=curves, table=table)

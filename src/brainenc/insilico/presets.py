@@ -1,0 +1,138 @@
+"""Named mice and size presets, and building a `SessionConfig` from them.
+
+`session_config(mouse, scale, seed, **overrides)` merges a mouse preset (identity, metadata,
+neuron count) with a size preset (``full``, ``demo``, ``test``) and explicit overrides;
+`parse_override` turns a command-line ``KEY=VALUE`` into a typed field value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any
+
+from brainenc.insilico.config import ConfigError, SessionConfig
+
+MOUSE_PRESETS: dict[str, dict[str, Any]] = {
+    # Experiment ids are real ids of allensdk's ``ophys_experiment_session_id_map`` (with their
+    # real ophys session ids) so that ``require_eye_tracking=True`` works offline without patching.
+    # All data in the files are simulated; the container ids (9000000xx) are synthetic.
+    "A": {},
+    "B": {
+        "experiment_id": 501773889,
+        "ophys_session_id": 610491695,
+        "container_id": 900000002,
+        "genotype": "Cux2-CreERT2/wt;Camk2a-tTA/wt;Ai93(TITL-GCaMP6f)/wt",
+        "imaging_depth_um": 175,
+        "session_start": "2016-02-09T14:03:55",
+        "date_of_birth": "2015-11-02",
+        "sex": "female",
+        "donor_name": "224714",
+        "n_neurons": 198,
+    },
+    "C": {
+        "experiment_id": 501794235,
+        "ophys_session_id": 610491716,
+        "container_id": 900000003,
+        "imaging_depth_um": 275,
+        "session_start": "2016-02-11T10:27:08",
+        "date_of_birth": "2015-10-29",
+        "sex": "male",
+        "donor_name": "225036",
+        "n_neurons": 254,
+    },
+}
+
+SCALE_PRESETS: dict[str, dict[str, Any]] = {
+    "full": {},
+    "demo": {
+        "template_height": 76,
+        "template_width": 152,
+        "natural_movie_three_frames": 1800,
+        "drifting_grating_trials": 60,
+        "spontaneous_frames": 1800,
+        "epoch_gap_frames": 300,
+        "lead_frames": 300,
+        "tail_frames": 150,
+    },
+    "test": {
+        "template_height": 38,
+        "template_width": 76,
+        "natural_movie_one_frames": 280,
+        "natural_movie_three_frames": 420,
+        "drifting_grating_trials": 9,
+        "spontaneous_frames": 300,
+        "epoch_gap_frames": 60,
+        "lead_frames": 30,
+        "tail_frames": 30,
+        "neuron_fraction": 0.09,
+    },
+}
+
+
+def session_config(
+    mouse: str = "A", scale: str = "full", seed: int = 0, **overrides: Any
+) -> SessionConfig:
+    """Build the config of one mouse at one size preset, with explicit overrides on top.
+
+    Parameters
+    ----------
+    mouse
+        Key of `MOUSE_PRESETS` (``"A"``, ``"B"``, ``"C"``).
+    scale
+        Key of `SCALE_PRESETS`: ``"full"`` (real sizes), ``"demo"`` (small frames, CPU demo) or
+        ``"test"`` (tiny, for unit tests; neuron counts scaled by 0.09).
+    seed
+        Seed of every random choice; the same seed gives byte-identical arrays.
+    overrides
+        Any `SessionConfig` field, e.g. ``n_neurons=50`` or ``eye_tracking=False``.
+    """
+    if mouse not in MOUSE_PRESETS:
+        raise ConfigError(
+            f"unknown mouse {mouse!r}: expected one of {sorted(MOUSE_PRESETS)}; "
+            "pass a known mouse or build SessionConfig(...) yourself"
+        )
+    if scale not in SCALE_PRESETS:
+        raise ConfigError(f"unknown scale {scale!r}: expected one of {sorted(SCALE_PRESETS)}")
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(SessionConfig)}
+    if unknown:
+        raise ConfigError(
+            f"unknown setting(s) {sorted(unknown)}: expected SessionConfig fields "
+            f"{[f.name for f in dataclasses.fields(SessionConfig)]}"
+        )
+    values: dict[str, Any] = {"mouse_id": mouse, **MOUSE_PRESETS[mouse], "seed": seed}
+    sizes = dict(SCALE_PRESETS[scale])
+    fraction = sizes.pop("neuron_fraction", 1.0)
+    values["n_neurons"] = max(1, round(values.get("n_neurons", SessionConfig.n_neurons) * fraction))
+    values.update(sizes)
+    values.update(overrides)
+    return SessionConfig(**values)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse one ``KEY=VALUE`` command-line override into a typed `SessionConfig` field value."""
+    key, sep, raw = text.partition("=")
+    key = key.strip().replace("-", "_")
+    hints = typing.get_type_hints(SessionConfig)
+    if not sep or key not in hints:
+        raise ConfigError(
+            f"bad override {text!r}: expected KEY=VALUE with KEY one of {sorted(hints)}"
+        )
+    hint = str(hints[key])
+    raw = raw.strip()
+    try:
+        if raw.lower() in {"none", "null"} and "None" in hint:
+            return key, None
+        if "bool" in hint:
+            if raw.lower() not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError(raw)
+            return key, raw.lower() in {"true", "1", "yes"}
+        if "tuple" in hint:
+            return key, tuple(int(v) for v in raw.split(",") if v.strip())
+        if "float" in hint:
+            return key, float(raw)
+        if "int" in hint:
+            return key, int(raw)
+    except ValueError:
+        raise ConfigError(f"bad override {text!r}: {key} expects a value of type {hint}") from None
+    return key, raw

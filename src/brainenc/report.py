@@ -1,0 +1,36 @@
+"""``python -m brainenc.report RUN_OR_MULTIRUN_DIR [...]``: compare runs against the baseline.
+
+Writes ``comparison.md``, ``comparison.csv`` (sorted by validation score, best run marked ★)
+and ``curves.png`` into ``--out`` (default: the first directory given) and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from brainenc.evaluation.comparison import write_report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m brainenc.report", description=__doc__)
+    parser.add_argument("dirs", nargs="+", type=Path, help="run or multirun directories")
+    parser.add_argument("--out", type=Path, help="output directory (default: the first dir)")
+    args = parser.parse_args(argv)
+    try:
+        files = write_report(args.dirs, args.out or args.dirs[0])
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(files.table)
+    for path in (files.markdown, files.csv, files.curves):
+        if path is not None:
+            print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
