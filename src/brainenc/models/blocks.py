@@ -1,0 +1,156 @@
+"""Parallel transformer blocks of the ViV1T factorized encoder."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: zero whole rows (dim 0) with probability ``1 - keep_prob``, rescale the rest.
+
+    ``keep_prob`` is a persistent buffer, as in the authors' checkpoints. Identity in eval mode.
+    """
+
+    def __init__(self, drop_prob: float) -> None:
+        super().__init__()
+        if not 0.0 <= drop_prob < 1.0:
+            raise ValueError(f"drop_path must lie in [0, 1), got {drop_prob}")
+        self.register_buffer("keep_prob", torch.tensor(1.0 - drop_prob))
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return inputs
+        shape = (inputs.shape[0],) + (1,) * (inputs.ndim - 1)
+        keep = torch.rand(shape, device=inputs.device) < self.keep_prob
+        return inputs * (keep.to(inputs.dtype) / self.keep_prob.to(inputs.dtype))
+
+
+class ParallelTransformerBlock(nn.Module):
+    """PaLM-style block: ``x + DropPath(attn(norm(x))) + DropPath(ff(norm(x)))``.
+
+    One bias-free ``fused_linear`` produces q | k | v | ff-hidden (``3 * heads * head_dim + mlp_dim``
+    columns, head h owning the contiguous slice ``[h * head_dim, (h + 1) * head_dim)`` of q, k and
+    v). Attention runs through :func:`torch.nn.functional.scaled_dot_product_attention` (scale
+    ``head_dim ** -0.5``, no mask); dropout acts on the attention output. ``attn_out``,
+    ``fused_linear`` and ``ff_out.2`` are plain :class:`torch.nn.Linear` layers, the LoRA targets.
+
+    Parameters
+    ----------
+    emb_dim
+        Token width D.
+    num_heads, head_dim
+        Attention heads and their width; ``num_heads * head_dim`` may differ from ``emb_dim``.
+    mlp_dim
+        Hidden width of the feed-forward branch.
+    mha_dropout
+        Dropout on the attention output ``(B, heads, L, head_dim)``.
+    ff_dropout
+        Dropout after the GELU of the feed-forward branch.
+    drop_path
+        Stochastic-depth rate of each branch.
+    """
+
+    def __init__(
+        self,
+        emb_dim: int,
+        num_heads: int,
+        head_dim: int,
+        mlp_dim: int,
+        mha_dropout: float,
+        ff_dropout: float,
+        drop_path: float,
+    ) -> None:
+        super().__init__()
+        inner_dim = num_heads * head_dim
+        self.num_heads = num_heads
+        self.mha_dropout = mha_dropout
+        self.split_sizes = (inner_dim, inner_dim, inner_dim, mlp_dim)
+        self.norm = nn.LayerNorm(emb_dim)
+        # Kept for the checkpoint layout; SDPA applies the same default scale head_dim ** -0.5.
+        self.register_buffer("scale", torch.tensor(head_dim**-0.5))
+        self.fused_linear = nn.Linear(emb_dim, sum(self.split_sizes), bias=False)
+        self.attn_out = nn.Linear(inner_dim, emb_dim, bias=False)
+        self.ff_out = nn.Sequential(
+            nn.GELU(), nn.Dropout(p=ff_dropout), nn.Linear(mlp_dim, emb_dim, bias=False)
+        )
+        self.drop_path1 = DropPath(drop_path)
+        self.drop_path2 = DropPath(drop_path)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``(S, L, D) -> (S, L, D)``: S independent sequences of L tokens."""
+        q, k, v, ff = self.fused_linear(self.norm(inputs)).split(self.split_sizes, dim=-1)
+        q, k, v = (x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2) for x in (q, k, v))
+        attn = F.scaled_dot_product_attention(q, k, v)
+        attn = F.dropout(attn, p=self.mha_dropout, training=self.training)
+        attn = attn.transpose(1, 2).flatten(2)
+        return inputs + self.drop_path1(self.attn_out(attn)) + self.drop_path2(self.ff_out(ff))
+
+
+class Transformer(nn.Module):
+    """A stack of :class:`ParallelTransformerBlock` under the attribute ``blocks``.
+
+    Parameters
+    ----------
+    depth
+        Number of blocks.
+    emb_dim, num_heads, head_dim, mlp_dim, mha_dropout, ff_dropout, drop_path
+        Sizes and rates of every block, see :class:`ParallelTransformerBlock`.
+    """
+
+    def __init__(
+        self,
+        depth: int,
+        emb_dim: int,
+        num_heads: int,
+        head_dim: int,
+        mlp_dim: int,
+        mha_dropout: float,
+        ff_dropout: float,
+        drop_path: float,
+    ) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            ParallelTransformerBlock(
+                emb_dim, num_heads, head_dim, mlp_dim, mha_dropout, ff_dropout, drop_path
+            )
+            for _ in range(depth)
+        )
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        grad_checkpointing: bool = False,
+        inference_chunk_tokens: int | None = None,
+    ) -> torch.Tensor:
+        """``(S, L, D) -> (S, L, D)``: S independent sequences of L tokens.
+
+        Parameters
+        ----------
+        grad_checkpointing
+            Recompute each block's activations in the backward pass instead of storing them
+            (only when gradients are being recorded).
+        inference_chunk_tokens
+            Without gradient recording, run the sequences through the stack in chunks of about
+            this many tokens (at least one sequence). Exact: blocks treat sequences
+            independently. Bounds the transient memory of the 1720-wide fused projection.
+        """
+        if not torch.is_grad_enabled() and inference_chunk_tokens:
+            chunk = max(1, inference_chunk_tokens // inputs.shape[1])
+            if chunk < inputs.shape[0]:
+                return torch.cat([self._run(part, False) for part in inputs.split(chunk)])
+        return self._run(inputs, grad_checkpointing and torch.is_grad_enabled())
+
+    def _run(self, inputs: torch.Tensor, recompute: bool) -> torch.Tensor:
+        outputs = inputs
+        for block in self.blocks:
+            if recompute:
+                outputs = checkpoint(block, outputs, use_reentrant=False)
+            else:
+                outputs = block(outputs)
+        return outputs
