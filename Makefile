@@ -6,7 +6,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(VENV_PY) -m brainenc.insilico --out outputs/insilico --scale demo
+	$(VENV_PY) -m brainenc.data.build
 
 test: setup
 	$(VENV_PY) -m pytest -q
