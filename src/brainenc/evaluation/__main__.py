@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from brainenc.evaluation.atomic_files import write_json_atomic
+from brainenc.atomic_files import write_json_atomic
 from brainenc.evaluation.baseline import jackknife_oracle, sample_baseline, trial_average_baseline
 from brainenc.evaluation.metrics import DEFAULT_SKIP, scored_frames
 from brainenc.evaluation.mouse_folder import SPLITS, MouseFolder

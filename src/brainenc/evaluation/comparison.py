@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from brainenc.evaluation.atomic_files import write_text_atomic
+from brainenc.atomic_files import write_text_atomic
 from brainenc.evaluation.baseline import UNSEEN_REASON
 from brainenc.evaluation.figures import plot_training_curves
 from brainenc.evaluation.run_dirs import (

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from brainenc.evaluation.atomic_files import save_figure_atomic
+from brainenc.atomic_files import save_figure_atomic
 from brainenc.evaluation.metrics import per_trial_correlations
 
 MetricHistory = Mapping[str, tuple[np.ndarray, np.ndarray]]

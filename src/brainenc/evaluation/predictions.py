@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from brainenc.evaluation.atomic_files import write_json_atomic
+from brainenc.atomic_files import write_json_atomic
 from brainenc.evaluation.baseline import jackknife_oracle, trial_average_baseline
 from brainenc.evaluation.figures import (
     plot_correlation_histograms,

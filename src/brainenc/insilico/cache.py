@@ -18,7 +18,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from brainenc.insilico.atomic_write import write_json
+from brainenc.atomic_files import write_json_atomic
 from brainenc.insilico.config import ConfigError, SessionConfig
 from brainenc.insilico.session import make_templates, write_session
 
@@ -157,11 +157,11 @@ def write_cache(cache_dir: Path, mice: list[SessionConfig]) -> Path:
             cache_dir / "ophys_experiment_data" / f"{c.experiment_id}.nwb", c, templates[key]
         )
     containers = {c.container_id: container_record(c) for c in mice}
-    write_json(cache_dir / "experiment_containers.json", list(containers.values()))
-    write_json(
+    write_json_atomic(cache_dir / "experiment_containers.json", list(containers.values()))
+    write_json_atomic(
         cache_dir / EYE_MAPPING_FILE, [eye_mapping_record(c) for c in mice if c.eye_tracking]
     )
-    manifest_path = write_json(cache_dir / "manifest.json", manifest())
+    manifest_path = write_json_atomic(cache_dir / "manifest.json", manifest())
     # last: its presence marks a complete cache
-    write_json(cache_dir / "ophys_experiments.json", [experiment_record(c) for c in mice])
+    write_json_atomic(cache_dir / "ophys_experiments.json", [experiment_record(c) for c in mice])
     return manifest_path

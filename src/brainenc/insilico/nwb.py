@@ -17,7 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from brainenc.insilico.atomic_write import atomic_destination
+from brainenc.atomic_files import atomic_destination
 from brainenc.insilico.behavior import RecordedBehavior
 from brainenc.insilico.config import SessionConfig
 from brainenc.insilico.fluorescence import Traces

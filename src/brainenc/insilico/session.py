@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from brainenc.insilico.atomic_write import atomic_destination
+from brainenc.atomic_files import atomic_destination
 from brainenc.insilico.behavior import record_behavior, simulate_behavior
 from brainenc.insilico.config import MOVIES, SessionConfig
 from brainenc.insilico.fluorescence import draw_optics, fluorescence_traces, stimulus_code
