@@ -27,10 +27,13 @@ from brainenc.data.errors import (
     NoEyeTrackingError,
     SessionFileError,
     UnreadableSessionError,
+    WrongSessionTypeError,
 )
 from brainenc.data.frames import resize_movie
 from brainenc.data.recording import Movie, Recording
 
+# Groups every Brain Observatory NWB 1.x ophys file has (docs: ../shared/spec/allen-nwb.md).
+BRAIN_OBSERVATORY_GROUPS = ("general/session_type", "processing", "stimulus/presentation")
 INSTALL_HINT = 'Install the data extra: pip install -e ".[data]"'
 
 
@@ -55,13 +58,40 @@ def open_session(path: Path) -> Any:
         raise UnreadableSessionError(f"NWB file {path} does not exist.")
     nwb = allensdk_module("allensdk.core.brain_observatory_nwb_data_set")
     try:
-        return nwb.BrainObservatoryNwbDataSet(str(path))
+        session = nwb.BrainObservatoryNwbDataSet(str(path))
     except OSError as error:
         raise UnreadableSessionError(
             f"NWB file {path} cannot be read ({error}); it is probably truncated (an interrupted "
             "download, which allensdk's cache silently reuses) or not an NWB file. Delete it "
             "and download it again."
         ) from error
+    _check_brain_observatory_layout(path)
+    return session
+
+
+def _check_brain_observatory_layout(path: Path) -> None:
+    """Refuse HDF5 files that are not Brain Observatory NWB 1.x sessions, naming what is absent."""
+    import h5py
+
+    with h5py.File(path, "r") as file:
+        absent = [group for group in BRAIN_OBSERVATORY_GROUPS if group not in file]
+    if absent:
+        raise UnreadableSessionError(
+            f"NWB file {path} is HDF5 but not an Allen Brain Observatory NWB 1.x session: it has "
+            f"no {', '.join(absent)}. Use an ophys experiment file from the BrainObservatoryCache "
+            "(ophys_experiment_data/<id>.nwb)."
+        )
+
+
+def check_session_type(recording: Recording, session_types: tuple[str, ...]) -> None:
+    """Refuse a session whose ``/general/session_type`` is not in ``session_types``."""
+    found = recording.metadata.get("session_type")
+    if found not in session_types:
+        raise WrongSessionTypeError(
+            f"NWB file {recording.source} is a {found!r} session; data.build.selection."
+            f"session_types accepts {list(session_types)}. Use a session of an accepted type, or "
+            "add this type to data.build.selection.session_types if its movies are what you want."
+        )
 
 
 def read_recording(

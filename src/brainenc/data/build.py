@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from brainenc.data.allen import read_recording
+from brainenc.data.allen import check_session_type, read_recording
 from brainenc.data.config import BuildConfig, config_digest
 from brainenc.data.errors import DatasetExistsError, DatasetIntegrityError
 from brainenc.data.layout import read_manifest, sweep_stale
@@ -59,16 +59,17 @@ def build_mouse(
     identity: dict[str, Any],
 ) -> SampleSet:
     """Read, cut, impute, normalise and write one mouse; returns its (raw) samples."""
-    recordings = [
-        read_recording(
+    recordings = []
+    for path in locator.session_files(plan):
+        recording = read_recording(
             path,
             config.movies,
             config.frame_size,
             config.pupil_units,
             config.allow_missing_eye_tracking,
         )
-        for path in locator.session_files(plan)
-    ]
+        check_session_type(recording, config.selection.session_types)
+        recordings.append(recording)
     recordings = shared_neurons(recordings)
     samples = assemble_samples(recordings, config.movies, config.clip_frames, config.splits)
     ids = [str(c) for c in recordings[0].cell_specimen_ids]

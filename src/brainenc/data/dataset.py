@@ -10,7 +10,14 @@ import torch
 from torch.utils.data import Dataset
 
 from brainenc.data.errors import DatasetIntegrityError
-from brainenc.data.layout import FOLDERS, MANIFEST, read_manifest, read_statistics, verify_folder
+from brainenc.data.layout import (
+    FOLDERS,
+    MANIFEST,
+    load_array,
+    read_manifest,
+    read_statistics,
+    verify_folder,
+)
 from brainenc.data.transforms import Normaliser
 
 VERIFY_MODES = ("none", "size", "hash")
@@ -27,14 +34,14 @@ class BuiltMouse:
         if verify != "none":
             verify_folder(folder, self.manifest, full=verify == "hash")
         trials = folder / "meta" / "trials"
-        self.movie = np.load(trials / "movie.npy").astype(str)
-        self.clip = np.load(trials / "clip.npy")
-        self.repeat = np.load(trials / "repeat.npy")
-        self.split = np.load(trials / "split.npy").astype(str)
+        self.movie = load_array(trials / "movie.npy").astype(str)
+        self.clip = load_array(trials / "clip.npy")
+        self.repeat = load_array(trials / "repeat.npy")
+        self.split = load_array(trials / "split.npy").astype(str)
         neurons = folder / "meta" / "neurons"
-        self.coordinates = np.load(neurons / "coordinates.npy")
-        self.mean_responses = np.load(neurons / "mean_responses.npy")
-        self.cell_specimen_ids = np.load(neurons / "cell_specimen_ids.npy")
+        self.coordinates = load_array(neurons / "coordinates.npy")
+        self.mean_responses = load_array(neurons / "mean_responses.npy")
+        self.cell_specimen_ids = load_array(neurons / "cell_specimen_ids.npy")
 
     def __len__(self) -> int:
         return len(self.movie)
@@ -47,7 +54,7 @@ class BuiltMouse:
 
     def arrays(self, index: int) -> dict[str, np.ndarray]:
         return {
-            name: np.load(self.folder / "data" / folder / f"{index}.npy", mmap_mode="r")
+            name: load_array(self.folder / "data" / folder / f"{index}.npy", mmap=True)
             for name, folder in FOLDERS.items()
         }
 

@@ -15,6 +15,10 @@ class UnreadableSessionError(SessionFileError):
     """The file is missing, truncated or not HDF5."""
 
 
+class WrongSessionTypeError(SessionFileError):
+    """The session's type (``/general/session_type``) is not one the build accepts."""
+
+
 class NoEyeTrackingError(SessionFileError):
     """The session has no pupil tracking and missing eye data were not allowed."""
 
@@ -37,3 +41,7 @@ class DatasetIntegrityError(RuntimeError):
 
 class DatasetExistsError(FileExistsError):
     """A dataset built with different settings is in the way."""
+
+
+class DatasetWriteError(OSError):
+    """Writing a dataset folder failed (e.g. the disk is full); nothing was left behind."""

@@ -12,6 +12,7 @@ mouse): after a power loss a renamed folder could hold short files, which the si
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from brainenc.data.errors import DatasetExistsError, DatasetIntegrityError
+from brainenc.data.errors import DatasetExistsError, DatasetIntegrityError, DatasetWriteError
 
 MANIFEST = "manifest.json"
 # Sample dict key -> folder name under data/ and meta/statistics/.
@@ -62,8 +63,22 @@ class FolderWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if not self._committed:
-            shutil.rmtree(self.path, ignore_errors=True)
+        if self._committed:
+            return
+        written = _folder_bytes(self.path)
+        shutil.rmtree(self.path, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            kept = (
+                "the existing dataset there is unchanged"
+                if self.target.exists()
+                else ("no partial dataset was left")
+            )
+            raise DatasetWriteError(
+                exc.errno,
+                f"writing dataset {self.target} failed after {written / 2**20:.1f} MiB: "
+                f"{exc.strerror} (on the file system of {self.target.parent}); {kept}. Free "
+                "disk space or point data.root at a larger disk, then run the build again.",
+            ) from exc
 
     def save(self, relative: str, array: np.ndarray) -> None:
         """Write `array` as .npy at `relative` and record its size, shape, dtype and sha256."""
@@ -169,9 +184,20 @@ def verify_folder(folder: Path, manifest: dict[str, Any], full: bool = False) ->
 def read_statistics(folder: Path) -> dict[str, dict[str, np.ndarray]]:
     """Statistics saved as `<folder>/<variable folder>/{mean,std,min,max}.npy`."""
     return {
-        name: {stat: np.load(Path(folder) / sub / f"{stat}.npy") for stat in STATISTICS}
+        name: {stat: load_array(Path(folder) / sub / f"{stat}.npy") for stat in STATISTICS}
         for name, sub in FOLDERS.items()
     }
+
+
+def load_array(path: Path, mmap: bool = False) -> np.ndarray:
+    """Read one .npy file of a dataset, never unpickling; unreadable files name the rebuild."""
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise DatasetIntegrityError(
+            f"{path} is not a plain numeric .npy array ({error}); the dataset is damaged or was "
+            f"tampered with. {REBUILD_HINT}"
+        ) from None
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
@@ -180,6 +206,10 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def _alive(pid: int) -> bool:

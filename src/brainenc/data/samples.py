@@ -89,9 +89,14 @@ def assemble_samples(
     for movie in movies:
         shown = [r for r in recordings if movie in r.movies]
         if not shown:
-            sources = ", ".join(str(r.source) for r in recordings)
+            sources = ", ".join(
+                f"{r.source} ({r.metadata.get('session_type')}, shows {sorted(r.movies) or 'none'})"
+                for r in recordings
+            )
             raise SessionFileError(
-                f"{movie} is not shown in {sources}; remove it from data.build.movies."
+                f"{movie} is not shown in {sources}: its stimulus table is absent. Remove it from "
+                "data.build.movies or use a session that shows it (three_session_A shows "
+                "natural_movie_one and natural_movie_three)."
             )
         frames = shown[0].movies[movie].frames
         n_clips = frames.shape[0] // clip_length
