@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
+
+from brainenc.models.lora_projection import project
+from brainenc.models.recompute import GradCheckpointing, run_block
 
 
 class DropPath(nn.Module):
@@ -84,12 +86,17 @@ class ParallelTransformerBlock(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """``(S, L, D) -> (S, L, D)``: S independent sequences of L tokens."""
-        q, k, v, ff = self.fused_linear(self.norm(inputs)).split(self.split_sizes, dim=-1)
+        # project: a LoRA-wrapped Linear runs as one product with its merged weight
+        fused = project(self.fused_linear, self.norm(inputs))
+        q, k, v, ff = fused.split(self.split_sizes, dim=-1)
         q, k, v = (x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2) for x in (q, k, v))
         attn = F.scaled_dot_product_attention(q, k, v)
         attn = F.dropout(attn, p=self.mha_dropout, training=self.training)
         attn = attn.transpose(1, 2).flatten(2)
-        return inputs + self.drop_path1(self.attn_out(attn)) + self.drop_path2(self.ff_out(ff))
+        gelu, ff_dropout, ff_linear = self.ff_out
+        attn = project(self.attn_out, attn)
+        ff = project(ff_linear, ff_dropout(gelu(ff)))
+        return inputs + self.drop_path1(attn) + self.drop_path2(ff)
 
 
 class Transformer(nn.Module):
@@ -125,7 +132,7 @@ class Transformer(nn.Module):
     def forward(
         self,
         inputs: torch.Tensor,
-        grad_checkpointing: bool = False,
+        grad_checkpointing: GradCheckpointing = False,
         inference_chunk_tokens: int | None = None,
     ) -> torch.Tensor:
         """``(S, L, D) -> (S, L, D)``: S independent sequences of L tokens.
@@ -133,8 +140,9 @@ class Transformer(nn.Module):
         Parameters
         ----------
         grad_checkpointing
-            Recompute each block's activations in the backward pass instead of storing them
-            (only when gradients are being recorded).
+            What each block keeps for the backward pass while gradients are recorded: False
+            everything, ``"selective"`` its input and the attention outputs, True its input
+            only (see :mod:`brainenc.models.recompute`). All three are exact.
         inference_chunk_tokens
             Without gradient recording, run the sequences through the stack in chunks of about
             this many tokens (at least one sequence). Exact: blocks treat sequences
@@ -144,13 +152,10 @@ class Transformer(nn.Module):
             chunk = max(1, inference_chunk_tokens // inputs.shape[1])
             if chunk < inputs.shape[0]:
                 return torch.cat([self._run(part, False) for part in inputs.split(chunk)])
-        return self._run(inputs, grad_checkpointing and torch.is_grad_enabled())
+        return self._run(inputs, grad_checkpointing)
 
-    def _run(self, inputs: torch.Tensor, recompute: bool) -> torch.Tensor:
+    def _run(self, inputs: torch.Tensor, grad_checkpointing: GradCheckpointing) -> torch.Tensor:
         outputs = inputs
         for block in self.blocks:
-            if recompute:
-                outputs = checkpoint(block, outputs, use_reentrant=False)
-            else:
-                outputs = block(outputs)
+            outputs = run_block(block, outputs, grad_checkpointing)
         return outputs

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from brainenc.models.blocks import Transformer
+from brainenc.models.recompute import GradCheckpointing, check_grad_checkpointing
 from brainenc.models.tokenizer import Tokenizer, TokenizerMode
 
 # Per-frame signals appended to the video as constant planes, in this order:
@@ -40,13 +41,13 @@ class ViViT(nn.Module):
         ff_dropout: float,
         drop_path: float,
         tokenizer: TokenizerMode,
-        grad_checkpointing: bool,
+        grad_checkpointing: GradCheckpointing,
         inference_chunk_tokens: int | None,
     ) -> None:
         super().__init__()
         # Kept for the checkpoint layout: the authors' L1 regulariser scale, always 0.
         self.register_buffer("reg_scale", torch.tensor(0.0))
-        self.grad_checkpointing = grad_checkpointing
+        self.grad_checkpointing = check_grad_checkpointing(grad_checkpointing)
         self.inference_chunk_tokens = inference_chunk_tokens
         self.tokenizer = Tokenizer(
             in_channels=in_channels,
@@ -112,7 +113,10 @@ class ViViTCore(nn.Module):
     tokenizer
         ``"conv"`` (exact, memory-light) or ``"unfold"`` (the authors' patch materialisation).
     grad_checkpointing
-        Recompute each block in the backward pass instead of storing its activations.
+        What each transformer block keeps for the backward pass: False everything (fastest),
+        ``"selective"`` its input and the attention outputs (recomputes the linear layers: about
+        a third of the memory for a few percent more time), True its input only (recomputes the
+        whole block). All exact; see :mod:`brainenc.models.recompute`.
     inference_chunk_tokens
         Without gradient recording (evaluation), push the spatial and the temporal sequences
         through their transformer in chunks of about this many tokens; exact, and bounds the
@@ -138,7 +142,7 @@ class ViViTCore(nn.Module):
         ff_dropout: float = 0.0592,
         drop_path: float = 0.0505,
         tokenizer: TokenizerMode = "conv",
-        grad_checkpointing: bool = False,
+        grad_checkpointing: GradCheckpointing = False,
         inference_chunk_tokens: int | None = None,
     ) -> None:
         super().__init__()
@@ -195,12 +199,12 @@ class ViViTCore(nn.Module):
         return self.vivit.tokenizer.grid_shape
 
     @property
-    def grad_checkpointing(self) -> bool:
+    def grad_checkpointing(self) -> GradCheckpointing:
         return self.vivit.grad_checkpointing
 
     @grad_checkpointing.setter
-    def grad_checkpointing(self, enabled: bool) -> None:
-        self.vivit.grad_checkpointing = enabled
+    def grad_checkpointing(self, mode: GradCheckpointing) -> None:
+        self.vivit.grad_checkpointing = check_grad_checkpointing(mode)
 
     def forward(
         self, video: torch.Tensor, behavior: torch.Tensor, pupil_center: torch.Tensor
