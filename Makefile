@@ -6,7 +6,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(VENV_PY) -m brainenc.data.build
+	$(VENV_PY) train.py experiment=demo
 
 test: setup
 	$(VENV_PY) -m pytest -q

@@ -1,1 +1,46 @@
-"""Training: LightningModule, losses, fine-tuning strategies and the Hydra entry point."""
+"""Training: LightningModule, losses, fine-tuning strategies and the Hydra entry point.
+
+``train(cfg)`` runs one job from a composed config (``python train.py``); the peft strategies
+(:mod:`brainenc.training.strategies`) are Lightning callbacks applied at ``setup``.
+"""
+
+from omegaconf import OmegaConf
+
+from brainenc.training.artifacts import (
+    export_plain_state_dict,
+    load_adapter,
+    load_run,
+    save_adapter,
+)
+from brainenc.training.module import EncodingModule
+from brainenc.training.parameters import ParameterCounts, count_parameters
+from brainenc.training.run import optimized_metric, train
+from brainenc.training.run_files import sweep_job_name
+from brainenc.training.strategies import (
+    FineTuningStrategy,
+    FromScratch,
+    FullFineTuning,
+    HeadOnly,
+    LoraStrategy,
+)
+
+# Names sweep job folders (conf/hydra/default.yaml). Registered on import, so that jobs started
+# by any launcher (local, submitit) resolve it too.
+OmegaConf.register_new_resolver("sweep_job_name", sweep_job_name, replace=True)
+
+__all__ = [
+    "EncodingModule",
+    "FineTuningStrategy",
+    "FromScratch",
+    "FullFineTuning",
+    "HeadOnly",
+    "LoraStrategy",
+    "ParameterCounts",
+    "count_parameters",
+    "export_plain_state_dict",
+    "load_adapter",
+    "load_run",
+    "optimized_metric",
+    "save_adapter",
+    "train",
+]

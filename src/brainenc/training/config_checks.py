@@ -1,0 +1,192 @@
+"""Check a run's config before any expensive work, with errors that name the setting.
+
+:func:`check_config` instantiates the cheap parts (the peft strategy, whose constructor checks
+rank, alpha and targets) and checks values that would otherwise fail deep inside Lightning or
+only after the dataset is built: learning rates, the schedule, the loss, scoring, precision,
+epochs, accumulation, pretrained / resume / continuation paths, and DDP inside a local sweep.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig
+
+from brainenc.training.losses import LOSS_NAMES
+from brainenc.training.optimization import INTERVALS, check_group_overrides
+from brainenc.training.precision import resolve_precision
+from brainenc.training.strategies import FineTuningStrategy
+
+PRETRAINED_PARTS = ("core", "all")
+
+
+class ConfigCheckError(ValueError):
+    """A setting of the run config is invalid (the message names it and what to do)."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigCheckError(message)
+
+
+def build_strategy(cfg: DictConfig) -> FineTuningStrategy:
+    """Instantiate ``cfg.peft`` and check that it is a fine-tuning strategy."""
+    node = cfg.get("peft")
+    _require(node is not None and "_target_" in node, "peft: missing; choose e.g. peft=head_only.")
+    try:
+        target = get_class(node._target_)
+    except Exception as error:  # hydra raises several types for unknown targets
+        raise ConfigCheckError(
+            f"peft._target_={node._target_!r} cannot be imported: {error}"
+        ) from error
+    _require(
+        isinstance(target, type) and issubclass(target, FineTuningStrategy),
+        f"peft._target_={node._target_!r} is not a brainenc.training.strategies strategy.",
+    )
+    try:
+        return instantiate(node)
+    except Exception as error:
+        cause = error.__cause__ or error
+        raise ConfigCheckError(f"peft ({node.get('name', node._target_)}): {cause}") from error
+
+
+def _check_optim(optim: DictConfig) -> None:
+    _require(optim is not None and "optimizer" in optim, "optim: missing optim.optimizer.")
+    lr = optim.optimizer.get("lr")
+    _require(
+        isinstance(lr, int | float) and lr > 0,
+        f"optim.optimizer.lr must be a positive number, got {lr!r}.",
+    )
+    weight_decay = optim.optimizer.get("weight_decay", 0.0)
+    _require(
+        isinstance(weight_decay, int | float) and weight_decay >= 0,
+        f"optim.optimizer.weight_decay must be >= 0, got {weight_decay!r}.",
+    )
+    interval = optim.get("interval", "step")
+    _require(interval in INTERVALS, f"optim.interval={interval!r}; valid: {', '.join(INTERVALS)}.")
+    scheduler = optim.get("scheduler")
+    if scheduler is not None:
+        warmup = scheduler.get("warmup_steps", 0)
+        _require(
+            isinstance(warmup, int) and warmup >= 0,
+            f"optim.scheduler.warmup_steps must be an integer >= 0, got {warmup!r}.",
+        )
+        if interval == "epoch":
+            _require(
+                bool(optim.get("monitor")),
+                "optim.monitor must name a metric (e.g. val/corr) for an epoch-wise scheduler.",
+            )
+    try:
+        check_group_overrides(optim.get("param_groups"))
+    except ValueError as error:
+        raise ConfigCheckError(str(error)) from error
+
+
+def _check_trainer(trainer: DictConfig) -> None:
+    try:
+        resolve_precision(trainer.get("precision", "auto"), str(trainer.get("accelerator", "auto")))
+    except ValueError as error:
+        raise ConfigCheckError(str(error)) from error
+    max_epochs = trainer.get("max_epochs")
+    max_steps = trainer.get("max_steps", -1)
+    _require(
+        (isinstance(max_epochs, int) and max_epochs >= 1)
+        or (max_epochs in (None, -1) and max_steps > 0),
+        f"trainer.max_epochs must be an integer >= 1 (or -1 with trainer.max_steps), got {max_epochs!r}.",
+    )
+    accumulate = trainer.get("accumulate_grad_batches", 1)
+    _require(
+        isinstance(accumulate, int) and accumulate >= 1,
+        f"trainer.accumulate_grad_batches must be an integer >= 1, got {accumulate!r}.",
+    )
+
+
+def _check_paths(cfg: DictConfig, strategy: FineTuningStrategy) -> None:
+    pretrained = cfg.get("pretrained") or {}
+    path = pretrained.get("path")
+    part = pretrained.get("part", "core")
+    _require(
+        part in PRETRAINED_PARTS, f"pretrained.part={part!r}; valid: {', '.join(PRETRAINED_PARTS)}."
+    )
+    continue_from = cfg.get("continue_from")
+    ckpt_path = cfg.get("ckpt_path")
+    stage = cfg.get("pretrain")
+    made_by_pretraining = stage is not None and path is None
+    _require(
+        not (ckpt_path and continue_from),
+        "ckpt_path (resume exactly) and continue_from (new optimizer and schedule) exclude each "
+        "other; give one.",
+    )
+    for name, value in (("ckpt_path", ckpt_path), ("continue_from", continue_from)):
+        _require(value is None or Path(value).exists(), f"{name}={value}: no such file or folder.")
+    if strategy.requires_pretrained and not (
+        path or continue_from or made_by_pretraining or ckpt_path
+    ):
+        raise ConfigCheckError(
+            f"peft={strategy.name} needs a pretrained core: set pretrained.path=<checkpoint> "
+            "(the authors' model_state.pt or a brainenc core), or use peft=none to train from "
+            "scratch."
+        )
+    if not strategy.requires_pretrained and path:
+        raise ConfigCheckError(
+            f"peft={strategy.name} trains from scratch but pretrained.path={path} is set; use "
+            "peft=full to fine-tune every weight of a pretrained model, or drop pretrained.path."
+        )
+    if path and not (stage is not None and Path(stage.checkpoint) == Path(path)):
+        _require(
+            Path(path).is_file(),
+            f"pretrained.path={path}: no such file. Point it at a core checkpoint: the ViV1T "
+            "authors' weights (huggingface bryanlimy/ViV1T, runs/viv1t_001/ckpt/model_state.pt; "
+            "the seed_* experiments also read VIV1T_CHECKPOINT) or a brainenc run's "
+            "export/model.pt.",
+        )
+
+
+def _check_distributed(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return
+    hydra_cfg = HydraConfig.get()
+    devices = cfg.trainer.get("devices", 1)
+    multi_process = str(cfg.trainer.get("strategy", "")).startswith("ddp") and devices not in (
+        1,
+        "1",
+    )
+    local = "BasicLauncher" in str(hydra_cfg.launcher.get("_target_", ""))
+    _require(
+        not (multi_process and local and hydra_cfg.mode == RunMode.MULTIRUN),
+        "trainer=ddp cannot run inside a local multirun (-m / hparams_search): Lightning "
+        "re-launches the script for each process. Sweep with hydra/launcher=slurm, or run the DDP "
+        "jobs one at a time.",
+    )
+
+
+def check_config(cfg: DictConfig) -> FineTuningStrategy:
+    """Check ``cfg`` (see module docstring) and return the instantiated peft strategy."""
+    strategy = build_strategy(cfg)
+    _check_optim(cfg.get("optim"))
+    _check_trainer(cfg.trainer)
+    loss: Any = cfg.get("loss") or {}
+    _require(
+        loss.get("name") in LOSS_NAMES,
+        f"loss.name={loss.get('name')!r}; valid: {', '.join(LOSS_NAMES)}.",
+    )
+    build = (cfg.get("data") or {}).get("build") or {}
+    _require(
+        not (loss.get("name") == "poisson_correlation" and build.get("normalisation") == "seed"),
+        "loss.name=poisson_correlation needs non-negative responses, but "
+        "data.build.normalisation=seed z-scores them; use data.build.normalisation=viv1t "
+        "(the authors' response scaling) or loss.name=mse.",
+    )
+    skip = cfg.evaluation.get("skip", 24)
+    _require(
+        isinstance(skip, int) and skip >= 0,
+        f"evaluation.skip must be an integer >= 0, got {skip!r}.",
+    )
+    _check_paths(cfg, strategy)
+    _check_distributed(cfg)
+    return strategy

@@ -1,0 +1,273 @@
+"""``train(cfg)``: one training run from a composed Hydra config (``python train.py``).
+
+Order of work: check the config (cheap, before anything expensive); run the pretraining stage if
+the config asks for one; seed; prepare the data (building the dataset when missing); build the
+model for the data's mice and load its initial weights; fit with the peft strategy as a
+callback, selecting the checkpoint on ``val/corr``; score that checkpoint once on the test split
+beside the trial-average baseline; write the run directory's files (docs/design.md) and the
+portable artifacts. wandb is closed at the end whatever happens.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import LambdaCallback
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from brainenc.evaluation.figures import plot_training_curves
+from brainenc.evaluation.metrics import DEFINITIONS
+from brainenc.evaluation.run_dirs import read_metric_history
+from brainenc.training.artifacts import export_plain_state_dict, is_peft_model, save_adapter
+from brainenc.training.baseline import BaselineTable
+from brainenc.training.config_checks import check_config
+from brainenc.training.console import announce
+from brainenc.training.initial_weights import load_continuation, load_pretrained
+from brainenc.training.loggers import close_wandb, instantiate_named
+from brainenc.training.losses import build_loss
+from brainenc.training.module import EncodingModule
+from brainenc.training.precision import resolve_precision
+from brainenc.training.pretraining import ensure_pretrained_core
+from brainenc.training.run_files import write_json, write_provenance, write_resolved_config
+
+
+def _mouse_folders(datamodule: Any) -> dict[str, Path]:
+    return {m: Path(d.mouse.folder) for m, d in datamodule.datasets["test"].items()}
+
+
+def _build_module(cfg: DictConfig, datamodule: Any) -> EncodingModule:
+    mice = datamodule.mice
+    model = instantiate(cfg.model)(mice=mice)
+    initial_state = None
+    if cfg.get("continue_from"):
+        initial_state = load_continuation(model, cfg.continue_from)
+        announce(f"continuing from {cfg.continue_from}")
+    elif cfg.pretrained.path:
+        announce(load_pretrained(model, **cfg.pretrained))
+    train_samples = {m: len(d) for m, d in datamodule.datasets["train"].items()}
+    loss = build_loss(
+        cfg.loss.name,
+        cfg.loss.correlation_weight,
+        cfg.loss.dataset_scaling,
+        train_samples=train_samples,
+    )
+    optim = cfg.optim
+    return EncodingModule(
+        model=model,
+        loss=loss,
+        neurons={m: spec.num_neurons for m, spec in mice.items()},
+        optimizer=instantiate(optim.optimizer),
+        scheduler=instantiate(optim.scheduler) if optim.get("scheduler") else None,
+        scheduler_interval=optim.get("interval", "step"),
+        scheduler_monitor=optim.get("monitor"),
+        param_groups=OmegaConf.to_container(optim.param_groups, resolve=True)
+        if optim.get("param_groups")
+        else None,
+        skip=cfg.evaluation.skip,
+        initial_state=initial_state,
+    )
+
+
+def _build_trainer(cfg: DictConfig, callbacks: list[pl.Callback]) -> pl.Trainer:
+    loggers = instantiate_named(cfg.get("logger"), "logger")
+    precision = resolve_precision(
+        cfg.trainer.get("precision", "auto"), str(cfg.trainer.accelerator)
+    )
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for logger in loggers:
+        logger.log_hyperparams(resolved)
+    return instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision
+    )
+
+
+def _best_epoch(checkpoint: str) -> int | None:
+    if not checkpoint:
+        return None
+    payload = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    return int(payload["epoch"])
+
+
+def _initial_validation(
+    cfg: DictConfig, module: EncodingModule, datamodule: Any, strategy: pl.Callback
+) -> float | None:
+    """``val/corr`` of the model before any training (pretrained core, fresh heads).
+
+    Runs on a throw-away single-device trainer (no logger, no checkpoint); skipped under
+    multi-process strategies, when resuming, and with ``evaluation.initial=false``.
+    """
+    devices = cfg.trainer.get("devices", 1)
+    if not cfg.evaluation.get("initial", True) or cfg.get("ckpt_path") or devices not in (1, "1"):
+        return None
+    fast_dev_run = cfg.trainer.get("fast_dev_run")
+    limit = int(fast_dev_run) if fast_dev_run else cfg.trainer.get("limit_val_batches") or 1.0
+    trainer = pl.Trainer(
+        accelerator=cfg.trainer.accelerator,
+        devices=1,
+        precision=resolve_precision(cfg.trainer.precision, str(cfg.trainer.accelerator)),
+        callbacks=[strategy],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=limit,
+        default_root_dir=cfg.paths.output_dir,
+    )
+    results = trainer.validate(module, datamodule=datamodule, verbose=False)
+    value = results[0].get("val/corr") if results else None
+    return None if value is None else float(value)
+
+
+def _relative(path: str, run_dir: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(run_dir.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _fit_metrics(trainer: pl.Trainer, run_dir: Path) -> dict[str, Any]:
+    """Selection results of the fit: best ``val/corr`` (the last one without checkpoints)."""
+    callback = trainer.checkpoint_callback
+    best_path = callback.best_model_path if callback is not None else ""
+    best_score = callback.best_model_score if callback is not None else None
+    if best_score is None:
+        best_score = trainer.callback_metrics.get("val/corr")
+    return {
+        "val/corr": None if best_score is None else float(best_score),
+        "best_epoch": _best_epoch(best_path),
+        "epochs": int(trainer.current_epoch),
+        "checkpoint": _relative(best_path, run_dir) if best_path else None,
+    }
+
+
+def _with_test_metrics(
+    metrics: dict[str, Any], test_results: list[dict[str, float]]
+) -> dict[str, Any]:
+    metrics = dict(metrics)
+    for results in test_results:
+        metrics.update({k: float(v) for k, v in results.items()})
+    keys = ("corr", "corr_pooled", "frames", "baseline")
+    metrics["definitions"] = {k: DEFINITIONS[k] for k in keys if k in DEFINITIONS}
+    return metrics
+
+
+def _test(cfg: DictConfig, trainer: pl.Trainer, module: EncodingModule, datamodule: Any) -> list:
+    if cfg.evaluation.baseline:
+        try:
+            module.baseline = BaselineTable.from_folders(_mouse_folders(datamodule))
+            if module.baseline is None:
+                announce("baseline: n/a (clips unseen in training)")
+        except (FileNotFoundError, ValueError) as error:
+            announce(f"baseline: n/a for this data ({error})")
+    callback = trainer.checkpoint_callback
+    best = callback.best_model_path if callback is not None else ""
+    if not best:
+        announce("no checkpoint was saved: testing the final weights")
+    return trainer.test(module, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+
+
+def _write_outputs(
+    cfg: DictConfig, run_dir: Path, module: EncodingModule, trainer: pl.Trainer
+) -> None:
+    if cfg.export.adapter and is_peft_model(module.model):
+        save_adapter(module.model, run_dir / "adapter", cfg.pretrained.path)
+    if cfg.export.merged:
+        export_plain_state_dict(module.model, run_dir / "export" / "model.pt")
+    history = read_metric_history(run_dir)
+    if history:
+        figure = plot_training_curves({cfg.task_name: history}, run_dir / "figures" / "curves.png")
+        for logger in trainer.loggers:
+            if hasattr(logger, "log_image"):
+                logger.log_image(key="figures/curves", images=[str(figure)])
+
+
+def _summary(metrics: dict[str, Any]) -> str:
+    def show(key: str) -> str:
+        value = metrics.get(key)
+        return "n/a" if value is None else f"{value:.4f}"
+
+    return (
+        f"val/corr {show('val/corr_initial')} before training, {show('val/corr')} best (epoch "
+        f"{metrics.get('best_epoch')}) | test/corr "
+        f"{show('test/corr')} | baseline/test/corr {show('baseline/test/corr')}"
+    )
+
+
+def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run one training job (see module docstring).
+
+    Returns
+    -------
+    metrics
+        What ``metrics.json`` holds: ``val/corr`` (best), ``test/corr``, per mouse
+        ``test/corr/<mouse_id>``, ``baseline/test/corr``, ``best_epoch``, ``epochs``, ...
+    objects
+        ``cfg``, ``datamodule``, ``module`` (its ``model`` holds the selected weights after
+        testing), ``trainer``, ``strategy`` and ``run_dir``.
+    """
+    strategy = check_config(cfg)
+    try:
+        if cfg.get("pretrain") is not None:
+            core = ensure_pretrained_core(cfg, train)
+            cfg = copy.deepcopy(cfg)
+            with open_dict(cfg):
+                cfg.pretrained.path = str(core)
+        run_dir = Path(cfg.paths.output_dir)
+        pl.seed_everything(cfg.seed, workers=True)
+        datamodule = instantiate(cfg.data)
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+        module = _build_module(cfg, datamodule)
+
+        def write_trainable(trainer: pl.Trainer, pl_module: EncodingModule) -> None:
+            if trainer.is_global_zero:
+                write_json(run_dir, "trainable.json", pl_module.parameter_counts.as_dict())
+
+        callbacks = [
+            strategy,
+            *instantiate_named(cfg.get("callbacks"), "callbacks"),
+            LambdaCallback(on_fit_start=write_trainable),
+        ]
+        trainer = _build_trainer(cfg, callbacks)
+        if trainer.is_global_zero:
+            write_resolved_config(run_dir, cfg)
+            manifests = {
+                m: folder / "manifest.json" for m, folder in _mouse_folders(datamodule).items()
+            }
+            write_provenance(run_dir, cfg.seed, manifests)
+        initial = _initial_validation(cfg, module, datamodule, strategy)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metrics = {"val/corr_initial": initial, **_fit_metrics(trainer, run_dir)}
+        test_results = _test(cfg, trainer, module, datamodule) if cfg.evaluation.test else []
+        metrics = _with_test_metrics(metrics, test_results)
+        if trainer.is_global_zero:
+            write_json(run_dir, "metrics.json", metrics)
+            _write_outputs(cfg, run_dir, module, trainer)
+        announce(f"{_summary(metrics)} | run: {run_dir}")
+        objects = {
+            "cfg": cfg,
+            "datamodule": datamodule,
+            "module": module,
+            "trainer": trainer,
+            "strategy": strategy,
+            "run_dir": run_dir,
+        }
+        return metrics, objects
+    finally:
+        close_wandb()
+
+
+def optimized_metric(metrics: dict[str, Any], name: str | None) -> float | None:
+    """The value a sweeper optimises (``optimized_metric`` in the config), or None if unnamed."""
+    if not name:
+        return None
+    if name not in metrics:
+        known = sorted(k for k, v in metrics.items() if isinstance(v, int | float))
+        raise KeyError(f"optimized_metric={name!r} is not among this run's metrics: {known}.")
+    value = metrics[name]
+    return None if value is None else float(value)

@@ -1,0 +1,23 @@
+"""Train an encoding model: ``python train.py [group=option ...] [key=value ...]``.
+
+Composes ``conf/train.yaml`` (see its header for the main commands) and runs
+:func:`brainenc.training.train`. Returns the metric named by ``optimized_metric`` so that
+sweepers (Optuna) can maximise it.
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from brainenc.training import optimized_metric, train
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    metrics, _ = train(cfg)
+    return optimized_metric(metrics, cfg.get("optimized_metric"))
+
+
+if __name__ == "__main__":
+    main()
