@@ -90,11 +90,6 @@ def test_bad_setting_fails_before_any_data_is_built(overrides, message, insilico
     assert not (tmp_path / "datasets").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="brainenc.training.config_checks does not check data.mouse_ids against the configured "
-    "mice nor the clip length against the model (24 frames of context) before building data",
-)
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -139,7 +134,6 @@ def test_same_seed_gives_identical_metrics_and_provenance(data_root):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="train(cfg) writes into an existing finished run directory")
 def test_finished_run_directory_is_never_overwritten(data_root):
     root, overrides = data_root
     run_dir = root / "finished"
@@ -151,7 +145,6 @@ def test_finished_run_directory_is_never_overwritten(data_root):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="a NaN loss does not stop the run with a message")
 def test_nan_loss_stops_the_run_with_a_message(data_root):
     root, overrides = data_root
     cfg = compose_run([*overrides, "optim.optimizer.lr=1e30"], root / "nan")

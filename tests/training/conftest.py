@@ -7,12 +7,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig, open_dict
-from training_helpers import CONF_DIR, TEST_MODEL, build_model
+from omegaconf import DictConfig
+from training_helpers import TEST_MODEL, build_model, compose_config
 
 from brainenc.models import save_checkpoint
 
@@ -25,21 +24,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     GlobalHydra.instance().clear()
     HydraConfig.instance().cfg = None
-
-
-def compose_config(overrides: list[str], output_dir: Path) -> DictConfig:
-    """Compose ``conf/train.yaml`` as ``python train.py`` would, with HydraConfig set.
-
-    ``paths.output_dir`` is pointed at ``output_dir`` (Hydra's runtime dir is unset in tests).
-    """
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
-        del cfg.hydra
-    return cfg
 
 
 @pytest.fixture

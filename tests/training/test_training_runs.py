@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from training_helpers import CONF_DIR
+from training_helpers import CONF_DIR, compose_config
 
 from brainenc.evaluation.baseline import trial_average_baseline
 from brainenc.training import train
@@ -35,8 +35,6 @@ def test_fast_dev_run_for_each_peft_choice(make_config, run_overrides, core_chec
 @pytest.fixture(scope="module")
 def lora_run(tmp_path_factory, run_overrides, core_checkpoint):
     """A short LoRA run (2 epochs of 3 batches) with the CSV logger: (metrics, objects)."""
-    from conftest import compose_config
-
     run_dir = tmp_path_factory.mktemp("lora_run")
     cfg = compose_config(
         [
@@ -212,9 +210,12 @@ def test_pretraining_stage_runs_once_then_is_reused(make_config, run_overrides, 
         )
         for k, v in core_now.items()
     )
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path / "second")
     train(cfg.copy())
     assert checkpoint.stat().st_mtime_ns == stamp  # reused, not retrained
     with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path / "third")
         cfg.pretrain.seed = 7  # another pretraining setting, same checkpoint file
     with pytest.raises(ValueError, match="made by another pretraining config"):
         train(cfg)

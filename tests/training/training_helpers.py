@@ -7,7 +7,9 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
+from omegaconf import DictConfig, open_dict
 
 from brainenc.models import MouseSpec, ViV1T
 
@@ -50,3 +52,18 @@ def random_batch(mouse_id: str, neurons: int, batch: int = 2, frames: int = 40, 
         "responses": torch.rand(batch, neurons, frames, generator=generator),
         "mouse_id": [mouse_id] * batch,
     }
+
+
+def compose_config(overrides: list[str], output_dir: Path) -> DictConfig:
+    """Compose ``conf/train.yaml`` as ``python train.py`` would, with HydraConfig set.
+
+    ``paths.output_dir`` is pointed at ``output_dir`` (Hydra's runtime dir is unset in tests).
+    """
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+        del cfg.hydra
+    return cfg

@@ -3,7 +3,8 @@
 :func:`check_config` instantiates the cheap parts (the peft strategy, whose constructor checks
 rank, alpha and targets) and checks values that would otherwise fail deep inside Lightning or
 only after the dataset is built: learning rates, the schedule, the loss, scoring, precision,
-epochs, accumulation, pretrained / resume / continuation paths, and DDP inside a local sweep.
+epochs, accumulation, clip length against the model's context, mouse ids against the configured
+mice, pretrained / resume / continuation paths, and DDP inside a local sweep.
 """
 
 from __future__ import annotations
@@ -165,6 +166,47 @@ def _check_distributed(cfg: DictConfig) -> None:
     )
 
 
+def _configured_mice(data: Any) -> list[str] | None:
+    """Mouse ids the data config can serve, or None when only the built folders will tell."""
+    build = data.get("build") or {}
+    if build.get("mice"):
+        return [str(mouse) for mouse in build["mice"]]
+    root = Path(str(data.get("root"))) if data.get("root") else None
+    if root is not None and root.is_dir():
+        return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return None
+
+
+def _check_data(cfg: DictConfig) -> None:
+    data: Any = cfg.get("data") or {}
+    build = data.get("build") or {}
+    clip_frames = build.get("clip_frames")
+    context = (cfg.model.get("core") or {}).get("temporal_patch_size")
+    if clip_frames is not None and context is not None:
+        _require(
+            int(clip_frames) >= int(context),
+            f"data.build.clip_frames={clip_frames}: the model needs at least {context} frames per "
+            f"clip (model.core.temporal_patch_size={context}: its first prediction is for frame "
+            f"{context}). Use a longer clip (the seed: 140).",
+        )
+        skip = cfg.evaluation.get("skip", 24)
+        _require(
+            isinstance(skip, int) and skip < int(clip_frames),
+            f"evaluation.skip={skip} leaves no scored frames in data.build.clip_frames="
+            f"{clip_frames}; use a skip below the clip length.",
+        )
+    requested = data.get("mouse_ids")
+    if requested is None or isinstance(requested, str) or hasattr(requested, "keys"):
+        return  # all mice, or explicit {mouse_id: folder} pairs checked when opened
+    known = _configured_mice(data)
+    unknown = [str(m) for m in requested if known is not None and str(m) not in known]
+    _require(
+        not unknown,
+        f"data.mouse_ids: unknown mouse id(s) {unknown}; valid: {', '.join(known or [])} "
+        "(from data.build.mice, or the folders under data.root).",
+    )
+
+
 def check_config(cfg: DictConfig) -> FineTuningStrategy:
     """Check ``cfg`` (see module docstring) and return the instantiated peft strategy."""
     strategy = build_strategy(cfg)
@@ -187,6 +229,7 @@ def check_config(cfg: DictConfig) -> FineTuningStrategy:
         isinstance(skip, int) and skip >= 0,
         f"evaluation.skip must be an integer >= 0, got {skip!r}.",
     )
+    _check_data(cfg)
     _check_paths(cfg, strategy)
     _check_distributed(cfg)
     return strategy

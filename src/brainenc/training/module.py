@@ -149,6 +149,12 @@ class EncodingModule(pl.LightningModule):
             size += predictions.shape[0]
         if total is None:
             raise ValueError("training batch without any mouse's samples")
+        if not torch.isfinite(total):
+            raise FloatingPointError(
+                f"training loss is {total.item()} (not finite) at epoch {self.current_epoch}, "
+                f"batch {batch_idx}: stopping instead of training on. Lower optim.optimizer.lr, "
+                "check the data for NaN, or use trainer.precision=32."
+            )
         # train/loss: mean over the epoch (one row per epoch); train/loss_step: logged steps.
         self.log("train/loss", total, on_step=False, on_epoch=True, batch_size=size)
         self.log("train/loss_step", total, on_step=True, prog_bar=True, batch_size=size)

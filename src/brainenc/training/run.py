@@ -211,6 +211,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         testing), ``trainer``, ``strategy`` and ``run_dir``.
     """
     strategy = check_config(cfg)
+    finished = Path(cfg.paths.output_dir) / "metrics.json"
+    if finished.exists() and not cfg.get("ckpt_path"):
+        raise FileExistsError(
+            f"{finished.parent} already holds a finished run ({finished.name}); brainenc never "
+            "overwrites one. Choose another hydra.run.dir, or resume with ckpt_path=<checkpoint>."
+        )
     try:
         if cfg.get("pretrain") is not None:
             core = ensure_pretrained_core(cfg, train)
