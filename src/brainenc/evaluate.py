@@ -1,10 +1,10 @@
-"""``python -m brainenc.evaluate RUN_DIR --predictions FILE.npz``: score a run on a split.
+"""``python -m brainenc.evaluate RUN_DIR [--predictions FILE.npz]``: score a run on a split.
 
 Writes ``RUN_DIR/evaluation/metrics.json`` and figures (see
-:func:`brainenc.evaluation.predictions.evaluate_predictions`). The predictions file holds one
-``(S, N, L)`` array per mouse id (the split's samples in ascending sample index, the last L
-frames of each clip). Predicting straight from the run's checkpoint needs the trainer's model
-loading, which this command does not do yet: produce the file with the trained model first.
+:func:`brainenc.evaluation.predictions.evaluate_predictions`). Without ``--predictions`` the
+run's selected model (``export/model.pt``) predicts the split; a predictions file instead holds
+one ``(S, N, L)`` array per mouse id (the split's samples in ascending sample index, the last L
+frames of each clip), e.g. from an ensemble.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--predictions",
         type=Path,
-        required=True,
-        help=".npz with one (samples, neurons, frames) array per mouse id (required for now)",
+        help=".npz with one (samples, neurons, frames) array per mouse id "
+        "(default: predict with the run's export/model.pt)",
     )
     parser.add_argument("--split", default="test", choices=SPLITS)
     parser.add_argument(
@@ -48,8 +48,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         record = load_run(args.run_dir)
+        if args.predictions is None:
+            from brainenc.training.prediction import predict_split
+
+            predictions = predict_split(args.run_dir, args.split)
+        else:
+            predictions = load_predictions(args.predictions)
         payload = evaluate_predictions(
-            load_predictions(args.predictions),
+            predictions,
             args.dataset_dir or dataset_dir_of_run(record),
             args.run_dir,
             split=args.split,

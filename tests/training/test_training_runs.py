@@ -115,6 +115,22 @@ def test_exported_model_predicts_like_the_selected_checkpoint(lora_run):
         torch.testing.assert_close(model(batch["video"], **inputs), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_evaluate_command_rescores_the_run_like_training(lora_run):
+    from brainenc.evaluate import main
+
+    metrics, objects = lora_run
+    run_dir = objects["run_dir"]
+    assert main([str(run_dir), "--split", "test"]) == 0
+    written = json.loads((run_dir / "evaluation" / "metrics.json").read_text())
+    assert written["split"] == "test"
+    # Same model, frames and metric code as the end-of-run test: the same score.
+    assert written["values"]["test/corr"] == pytest.approx(metrics["test/corr"], abs=1e-4)
+    assert written["values"]["baseline/test/corr"] == pytest.approx(
+        metrics["baseline/test/corr"], abs=1e-4
+    )
+    assert list((run_dir / "evaluation" / "figures").glob("*.png"))
+
+
 def test_short_fit_raises_validation_correlation(make_config, run_overrides):
     cfg = make_config(
         [*run_overrides, "peft=none", "trainer.max_epochs=1", "optim.optimizer.lr=1e-2"]
