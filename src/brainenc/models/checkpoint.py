@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import nn
+
+from brainenc.atomic_files import atomic_destination
 
 try:  # numpy >= 2
     from numpy._core.multiarray import scalar as _numpy_scalar
@@ -209,17 +210,8 @@ def save_checkpoint(
         )
     if scheduler is not None:
         payload["scheduler"] = dict(scheduler)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            torch.save(payload, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_destination(path) as temporary:
+        torch.save(payload, temporary)
     return path
 
 
