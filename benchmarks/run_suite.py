@@ -24,7 +24,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -33,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cases import Case, largest_cuda_batch, matmul_rate, run_case  # noqa: E402
 from data_loading import data_lines  # noqa: E402
 from report import format_report  # noqa: E402
+
+from brainenc.atomic_files import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -141,19 +142,6 @@ def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as file:
-            file.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="batch 1, conv, LoRA-8 only")
@@ -176,7 +164,7 @@ def main() -> None:
         saved = json.loads(args.render.read_text())
         text = format_report(saved["results"], saved["meta"], saved["extras"] + notes(args))
         print(text)
-        write_atomically(args.output or args.render.with_suffix(".md"), text)
+        write_text_atomic(args.output or args.render.with_suffix(".md"), text)
         return
 
     meta = {**machine_facts(args), "load_before": load_average()}
@@ -224,9 +212,9 @@ def main() -> None:
         else ("performance_quick.md" if args.quick else "performance.md")
     )
     output = args.output or RESULTS / name
-    write_atomically(output, text)
+    write_text_atomic(output, text)
     raw = {"meta": meta, "results": results + failed, "extras": extras}
-    write_atomically(output.with_suffix(".json"), json.dumps(raw, indent=1) + "\n")
+    write_text_atomic(output.with_suffix(".json"), json.dumps(raw, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -19,9 +19,10 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from brainenc.atomic_files import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "tokenizer_memory.md"
@@ -158,18 +159,6 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as file:
-            file.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", nargs=2, metavar=("TOKENIZER", "KIND"), help=argparse.SUPPRESS)
@@ -191,7 +180,7 @@ def main() -> None:
         results.append(spawn(tokenizer, kind, args))
     text = report(results, args)
     print(text)
-    write_atomically(args.output, text)
+    write_text_atomic(args.output, text)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from brainenc.data.layout import FOLDERS, FolderWriter, sha256_file
 from brainenc.data.recording import Recording
 from brainenc.data.samples import SampleSet
 from brainenc.data.transforms import Normaliser
+from brainenc.versions import package_versions
 
 PACKAGES = ("brainenc", "numpy", "allensdk", "h5py", "pandas", "torch")
 
@@ -133,7 +133,7 @@ def _manifest(
         "behavior_channels": ["pupil_size (pixels)", "running_speed (cm/s)"],
         "imputation": imputation,
         "degenerate_statistics": normaliser.degenerate_counts,
-        "package_versions": _versions(),
+        "package_versions": package_versions(PACKAGES),
     }
 
 
@@ -150,13 +150,3 @@ def _source(recording: Recording, clip_length: int) -> dict[str, Any]:
             for movie, m in recording.movies.items()
         },
     }
-
-
-def _versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions

@@ -8,7 +8,6 @@ manifest, seed, command line), ``trainable.json`` (parameter counts) and ``metri
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import shlex
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from brainenc.atomic_files import write_json_atomic, write_text_atomic
+from brainenc.versions import package_versions
 
 PACKAGES = (
     "brainenc",
@@ -34,17 +34,6 @@ PACKAGES = (
     "hydra-optuna-sweeper",
     "hydra-submitit-launcher",
 )
-
-
-def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
-    """Installed version of each package, None when it is not installed."""
-    versions: dict[str, str | None] = {}
-    for name in packages:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def git_state(directory: Path | None = None) -> tuple[str | None, bool | None]:
@@ -92,7 +81,7 @@ def write_provenance(
     payload = {
         "git_commit": commit,
         "git_dirty": dirty,
-        "package_versions": package_versions(),
+        "package_versions": package_versions(PACKAGES),
         "data_manifests": {
             m: (file_sha256(path) if path is not None and Path(path).is_file() else None)
             for m, path in data_manifests.items()
