@@ -114,3 +114,28 @@ def run_dir_factory() -> Callable[..., Path]:
 @pytest.fixture
 def mouse_folder_factory() -> Callable[..., Path]:
     return write_mouse_folder
+
+
+@pytest.fixture(scope="session")
+def insilico_mouse_folder(
+    insilico_session: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Path]:
+    """``insilico_mouse_folder(normalisation)``: mouse A built by the real builder from the shared
+    in-silico session (``test`` preset, 140-frame clips, split by repeat), once per setting."""
+    from brainenc.data.build import build_dataset
+
+    built: dict[str, Path] = {}
+
+    def build(normalisation: str = "seed") -> Path:
+        if normalisation not in built:
+            root = tmp_path_factory.mktemp(f"insilico_{normalisation}")
+            settings = {
+                "source": "nwb",
+                "mice": {"A": [str(insilico_session)]},
+                "normalisation": normalisation,
+                "figures": False,
+            }
+            built[normalisation] = build_dataset(settings, root) / "A"
+        return built[normalisation]
+
+    return build

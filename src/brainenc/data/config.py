@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from brainenc.data.errors import ConfigError
@@ -22,6 +23,12 @@ NORMALISATIONS = ("seed", "viv1t")
 PUPIL_UNITS = ("spherical", "cm")
 MOVIES = ("natural_movie_one", "natural_movie_two", "natural_movie_three")
 MOUSE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+FOLDER_SUFFIX_PATTERN = re.compile(r"^[A-Za-z0-9_-]*$")
+SPLIT_KINDS = ("repeat", "clip")
+SPLIT_SETTINGS = {
+    "repeat": ("train", "validation", "test"),
+    "clip": ("folds", "test_fold", "validation_fold"),
+}
 
 
 @dataclass(frozen=True)
@@ -46,19 +53,117 @@ class InsilicoConfig:
     mice: tuple[str, ...] = ("A", "B", "C")
 
 
+def clip_folds(n_clips: int, folds: int) -> np.ndarray:
+    """Fold of every clip of one movie: `folds` contiguous blocks, (n_clips,) int64.
+
+    Blocks follow `np.array_split`: the first `n_clips % folds` blocks hold one clip more, e.g.
+    10 clips in 5 folds -> [0, 0, 1, 1, 2, 2, 3, 3, 4, 4], 7 in 3 -> [0, 0, 0, 1, 1, 2, 2].
+    Neighbouring clips continue one another's scene; contiguous blocks keep them in one fold, so
+    a held-out clip meets training clips only at the `folds - 1` block borders of each movie.
+    """
+    if folds < 1 or n_clips < folds:
+        raise ValueError(f"cannot cut {n_clips} clips into {folds} non-empty folds.")
+    size, longer = divmod(n_clips, folds)
+    return np.repeat(np.arange(folds), [size + (f < longer) for f in range(folds)])
+
+
 @dataclass(frozen=True)
 class SplitConfig:
-    """0-based repeat indices (within each session) of every split."""
+    """Which samples form the train, validation and test splits (`conf/split/*.yaml`).
 
+    by="repeat" (the seed's): `train`, `validation` and `test` list 0-based repeat indices within
+    each session; every clip is in every split. by="clip": each movie's clips are cut into `folds`
+    contiguous blocks (`clip_folds`) and every repeat of a clip goes to the split of its block:
+    test for `test_fold`, validation for `validation_fold` (None: the next block, cyclically),
+    training otherwise, so models are scored on movie clips they never saw. The settings of the
+    other `by` are unused. `tag` only names the dataset folder (`data.root` in conf/data).
+    """
+
+    by: str = "repeat"
     train: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
     validation: tuple[int, ...] = (7,)
     test: tuple[int, ...] = (8, 9)
+    folds: int = 5
+    test_fold: int = 0
+    validation_fold: int | None = None
+    tag: str = ""
 
-    def split_of(self, repeat: int) -> str | None:
-        for name in ("train", "validation", "test"):
-            if repeat in getattr(self, name):
-                return name
-        return None
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> SplitConfig:
+        """Validate `data.build.splits`, refusing settings of the other `by`."""
+        _reject_unknown(values, cls, "data.build.splits")
+        by = values.get("by", "repeat")
+        _choice("data.build.splits.by", by, SPLIT_KINDS)
+        other = "clip" if by == "repeat" else "repeat"
+        foreign = sorted(set(values) & set(SPLIT_SETTINGS[other]))
+        if foreign:
+            raise ConfigError(
+                f"data.build.splits: {foreign} do not apply to by={by}. Remove them, or choose "
+                "the other kind of split (split=by_repeat or split=by_clip)."
+            )
+        config = cls(**_tuples(values))
+        config.validate()
+        return config
+
+    @property
+    def resolved_validation_fold(self) -> int:
+        """The validation fold of by="clip", with None resolved to (test_fold + 1) % folds."""
+        if self.validation_fold is None:
+            return (self.test_fold + 1) % self.folds
+        return self.validation_fold
+
+    def split_of(self, repeat: int, clip: int, n_clips: int) -> str | None:
+        """Split of the sample showing `clip` (of `n_clips`) in session `repeat`; None: unused."""
+        if self.by == "repeat":
+            names = ("train", "validation", "test")
+            return next((name for name in names if repeat in getattr(self, name)), None)
+        fold = clip_folds(n_clips, self.folds)[clip]
+        if fold == self.test_fold:
+            return "test"
+        return "validation" if fold == self.resolved_validation_fold else "train"
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that decide the split, JSON-able (part of the dataset identity).
+
+        by="repeat" gives the three repeat lists alone, as before `by` existed, so that folders
+        built then keep their identity.
+        """
+        if self.by == "repeat":
+            return {name: list(getattr(self, name)) for name in SPLIT_SETTINGS["repeat"]}
+        return {
+            "by": self.by,
+            "folds": self.folds,
+            "test_fold": self.test_fold,
+            "validation_fold": self.resolved_validation_fold,
+        }
+
+    def validate(self) -> None:
+        """Raise `ConfigError` for the first impossible split setting."""
+        _choice("data.build.splits.by", self.by, SPLIT_KINDS)
+        if not FOLDER_SUFFIX_PATTERN.match(self.tag):
+            raise ConfigError(
+                f"data.build.splits.tag names a folder: only letters, digits, '_' and '-', "
+                f"got '{self.tag}'."
+            )
+        if self.by == "repeat":
+            _check_repeat_splits(self)
+            return
+        if not _is_int(self.folds) or self.folds < 3:
+            raise ConfigError(
+                f"data.build.splits.folds must be an integer >= 3 (a test fold, a validation "
+                f"fold and at least one training fold), got {self.folds}."
+            )
+        for name in ("test_fold", "validation_fold"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or not 0 <= value < self.folds):
+                raise ConfigError(
+                    f"data.build.splits.{name} must be in 0..{self.folds - 1}, got {value}."
+                )
+        if self.resolved_validation_fold == self.test_fold:
+            raise ConfigError(
+                f"data.build.splits.validation_fold must differ from test_fold "
+                f"({self.test_fold}); leave it null for the next fold."
+            )
 
 
 @dataclass(frozen=True)
@@ -93,14 +198,12 @@ class BuildConfig:
             return mapping
         values = _plain(mapping)
         _reject_unknown(values, cls, "data.build")
-        nested = {
-            "selection": SelectionConfig,
-            "insilico": InsilicoConfig,
-            "splits": SplitConfig,
-        }
+        nested = {"selection": SelectionConfig, "insilico": InsilicoConfig}
         kwargs: dict[str, Any] = {}
         for name, value in values.items():
-            if name in nested:
+            if name == "splits":
+                kwargs[name] = SplitConfig.from_mapping(value or {})
+            elif name in nested:
                 _reject_unknown(value or {}, nested[name], f"data.build.{name}")
                 kwargs[name] = nested[name](**_tuples(value or {}))
             elif name == "mice":
@@ -126,7 +229,7 @@ class BuildConfig:
             raise ConfigError(
                 f"data.build.frame_size must be [height, width], got {self.frame_size}."
             )
-        _check_splits(self.splits)
+        self.splits.validate()
         for mouse_id, sessions in self.mice.items():
             check_mouse_id(mouse_id, "data.build.mice")
             if not sessions:
@@ -155,13 +258,15 @@ class BuildConfig:
         """Settings that change the arrays, independent of where the sessions come from."""
         keep = ("movies", "clip_frames", "frame_size", "splits", "normalisation", "pupil_units")
         values = {k: v for k, v in asdict(self).items() if k in keep}
+        values["splits"] = self.splits.settings()
         values["allow_missing_eye_tracking"] = self.allow_missing_eye_tracking
         if self.source == "insilico":
             values["insilico"] = asdict(self.insilico)
         return json.loads(json.dumps(values))
 
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(asdict(self)))
+        """Every setting, JSON-able; `splits` holds only the settings of its `by`."""
+        return json.loads(json.dumps({**asdict(self), "splits": self.splits.settings()}))
 
 
 def config_digest(values: Mapping[str, Any]) -> str:
@@ -178,14 +283,14 @@ def check_mouse_id(mouse_id: str, setting: str) -> None:
         )
 
 
-def _check_splits(splits: SplitConfig) -> None:
-    named = {name: getattr(splits, name) for name in ("train", "validation", "test")}
+def _check_repeat_splits(splits: SplitConfig) -> None:
+    named = {name: getattr(splits, name) for name in SPLIT_SETTINGS["repeat"]}
     if not named["train"]:
         raise ConfigError("data.build.splits.train must list at least one repeat.")
     seen: dict[int, str] = {}
     for name, repeats in named.items():
         for repeat in repeats:
-            if not isinstance(repeat, int) or repeat < 0:
+            if not _is_int(repeat) or repeat < 0:
                 raise ConfigError(
                     f"data.build.splits.{name}: repeats are 0-based ints, got {repeat}."
                 )
@@ -194,6 +299,10 @@ def _check_splits(splits: SplitConfig) -> None:
                     f"data.build.splits: repeat {repeat} is in both '{seen[repeat]}' and '{name}'."
                 )
             seen[repeat] = name
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _choice(setting: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -3,11 +3,14 @@
 Order: movies in the configured order (natural_movie_one first), then sessions, then repeats,
 then clips. A split keeps this order, so the training split of a full session A starts with the
 42 natural_movie_one samples (7 repeats x 6 clips) followed by the 175 natural_movie_three ones.
+Each sample's split comes from `SplitConfig.split_of`: by its session repeat (the seed's), or by
+its clip's fold (`split=by_clip`, all repeats of a clip in one split).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -81,7 +84,8 @@ def assemble_samples(
 ) -> SampleSet:
     """Cut the given sessions (same neurons, same order) into clips of `clip_length` frames.
 
-    Repeats that are in no split are left out. A movie must be shown in at least one session.
+    Samples in no split (repeats absent from `splits`) are left out. A movie must be shown in
+    at least one session; with splits by clip it needs at least one clip per fold.
     """
     rows: dict[str, list] = {k: [] for k in ("movie", "split", "clip", "repeat", "session_repeat")}
     rows["experiment_id"] = []
@@ -99,12 +103,7 @@ def assemble_samples(
                 "natural_movie_one and natural_movie_three)."
             )
         frames = shown[0].movies[movie].frames
-        n_clips = frames.shape[0] // clip_length
-        if n_clips == 0:
-            raise SessionFileError(
-                f"{movie} has {frames.shape[0]} frames in {shown[0].source}, fewer than "
-                f"data.build.clip_frames={clip_length}."
-            )
+        n_clips = _clip_count(frames.shape[0], clip_length, splits, movie, shown[0].source)
         first_clip_row = len(video_clips)
         video_clips.extend(frames[c * clip_length : (c + 1) * clip_length] for c in range(n_clips))
         offset = 0
@@ -112,10 +111,10 @@ def assemble_samples(
             presentations = recording.movies[movie].presentations
             _check_same_movie(frames, recording, movie)
             for repeat in range(presentations.repeats):
-                split = splits.split_of(repeat)
-                if split is None:
-                    continue
                 for clip in range(n_clips):
+                    split = splits.split_of(repeat, clip, n_clips)
+                    if split is None:
+                        continue
                     frame_ids = clip_frames(presentations, repeat, clip, clip_length)
                     rows["movie"].append(movie)
                     rows["split"].append(split)
@@ -128,7 +127,8 @@ def assemble_samples(
                     pupil.append(_pupil_center(recording, frame_ids))
                     responses.append(recording.responses[:, frame_ids])
             offset += presentations.repeats
-    _check_split_repeats(recordings, movies, splits)
+    if splits.by == "repeat":
+        _check_split_repeats(recordings, movies, splits)
     return SampleSet(
         movie=np.array(rows["movie"]),
         split=np.array(rows["split"]),
@@ -142,6 +142,26 @@ def assemble_samples(
         pupil_center=np.stack(pupil).astype(np.float32),
         responses=np.stack(responses).astype(np.float32),
     )
+
+
+def _clip_count(
+    movie_frames: int, clip_length: int, splits: SplitConfig, movie: str, source: Path
+) -> int:
+    """Whole clips of `clip_length` frames in a movie of `movie_frames` frames."""
+    n_clips = movie_frames // clip_length
+    if n_clips == 0:
+        raise SessionFileError(
+            f"{movie} has {movie_frames} frames in {source}, fewer than "
+            f"data.build.clip_frames={clip_length}."
+        )
+    if splits.by == "clip" and n_clips < splits.folds:
+        raise SessionFileError(
+            f"{movie} in {source} has {n_clips} clips of data.build.clip_frames={clip_length} "
+            f"frames, fewer than data.build.splits.folds={splits.folds}: with splits by clip "
+            "every movie needs at least one clip per fold. Lower the folds, shorten "
+            "data.build.clip_frames, or drop the movie from data.build.movies."
+        )
+    return n_clips
 
 
 def _behavior(recording: Recording, frame_ids: np.ndarray) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Modules: ``metrics`` (documented formulas, NumPy), ``streaming`` (torchmetrics versions for
 Lightning), ``scoring`` (one scoring path for model, baseline and oracle), ``baseline``
-(repeat-averaging predictors), ``mouse_folder`` (reads a built mouse folder), ``figures``,
+(repeat-averaging predictors), ``ceiling`` (an in-silico mouse's noise-free signal scored
+like a model), ``mouse_folder`` (reads a built mouse folder), ``figures``,
 ``predictions`` (``evaluate_predictions``), ``run_dirs`` and ``comparison`` (the report).
 Figures and reports import matplotlib; import them from their modules. The streaming metrics
 are imported on first use, so the report and baseline commands start without torch.
@@ -22,6 +23,7 @@ from brainenc.evaluation.baseline import (
     trial_average,
     trial_average_baseline,
 )
+from brainenc.evaluation.ceiling import NoiseCeiling, NoNoiseFreeSignalError, noise_ceiling
 from brainenc.evaluation.metrics import (
     DEFAULT_SKIP,
     DEFINITIONS,
@@ -45,6 +47,8 @@ __all__ = [
     "DEFINITIONS",
     "PREDICTION_OFFSET",
     "MouseFolder",
+    "NoNoiseFreeSignalError",
+    "NoiseCeiling",
     "PerTrialCorrelation",
     "PooledCorrelation",
     "RepeatAverageResult",
@@ -56,6 +60,7 @@ __all__ = [
     "feve",
     "jackknife_oracle",
     "leave_one_out_average",
+    "noise_ceiling",
     "normalized_correlation",
     "pearson",
     "per_trial_correlation",

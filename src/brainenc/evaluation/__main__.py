@@ -6,7 +6,10 @@ Prints, for one built mouse folder and on the model's scored frames:
    each movie against each ``--split`` repeat of it (the seed's four correlations);
 2. all-clips: the mean single-trial correlation of the trial average over every ``--split``
    sample, per repeat and overall (the seed's 0.022-0.0235 on session 501729039);
-3. the jackknife oracle (mean of all other repeats) on the same samples and on all repeats.
+3. the jackknife oracle (mean of all other repeats) on the same samples and on all repeats;
+4. for an in-silico mouse, the noise ceiling: its noise-free signal (``<session>.truth.npz``
+   beside each NWB file) scored against the recorded ``--split`` samples; "n/a" for real
+   recordings.
 
 ``--json PATH`` also writes the numbers as JSON.
 """
@@ -21,8 +24,27 @@ from typing import Any
 
 from brainenc.atomic_files import write_json_atomic
 from brainenc.evaluation.baseline import jackknife_oracle, sample_baseline, trial_average_baseline
+from brainenc.evaluation.ceiling import NoNoiseFreeSignalError, noise_ceiling
 from brainenc.evaluation.metrics import DEFAULT_SKIP, scored_frames
 from brainenc.evaluation.mouse_folder import SPLITS, MouseFolder
+
+NO_SIGNAL_REASON = "no noise-free signal: real recording"
+CEILING_LABEL = "noise ceiling (noise-free signal vs recorded)"
+
+
+def ceiling_summary(mouse: MouseFolder, split: str, skip: int) -> dict[str, Any]:
+    """The noise ceiling as JSON-ready numbers, or ``corr`` None with the reason."""
+    try:
+        ceiling = noise_ceiling(mouse, split, skip)
+    except NoNoiseFreeSignalError as error:
+        return {"corr": None, "reason": NO_SIGNAL_REASON, "detail": str(error)}
+    return {
+        "corr": ceiling.value,
+        "corr_pooled": ceiling.pooled,
+        "per_repeat": {str(r): v for r, v in ceiling.per_repeat.items()},
+        "num_samples": ceiling.num_samples,
+        "truth_files": [str(path) for path in ceiling.truth_files],
+    }
 
 
 def baseline_summary(mouse: MouseFolder, clip: int, split: str, skip: int) -> dict[str, Any]:
@@ -48,6 +70,7 @@ def baseline_summary(mouse: MouseFolder, clip: int, split: str, skip: int) -> di
             split: {"corr": on_split.value, "corr_pooled": on_split.scores.corr_pooled},
             "all": {"corr": on_all.value, "corr_pooled": on_all.scores.corr_pooled},
         },
+        "noise_ceiling": ceiling_summary(mouse, split, skip),
     }
 
 
@@ -70,6 +93,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print("jackknife oracle (mean of all other repeats):")
     for scope, value in summary["oracle"].items():
         print(f"  {scope:10s}  {value['corr']:.4f}  (pooled {value['corr_pooled']:.4f})")
+    ceiling = summary["noise_ceiling"]
+    if ceiling["corr"] is None:
+        print(f"{CEILING_LABEL}: n/a ({ceiling['reason']})")
+    else:
+        print(f"{CEILING_LABEL}: {ceiling['corr']:.4f}  (pooled {ceiling['corr_pooled']:.4f})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

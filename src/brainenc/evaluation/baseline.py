@@ -90,9 +90,10 @@ def _as_folder(folder: MouseFolder | str | Path) -> MouseFolder:
     return folder if isinstance(folder, MouseFolder) else MouseFolder(folder)
 
 
-def _scored_result(
+def scored_result(
     mouse: MouseFolder, split: str | None, indices: np.ndarray, predictions: np.ndarray, skip: int
 ) -> RepeatAverageResult:
+    """Score ``predictions`` (S, N, T) of samples ``indices`` like a model, overall and per repeat."""
     scores = score_predictions(predictions, mouse.stack_responses(indices), skip)
     repeats = mouse.trials.repeat[indices]
     per_repeat = {
@@ -165,7 +166,7 @@ def trial_average_baseline(
             for i in indices.tolist()
         ]
     )
-    return _scored_result(mouse, split, indices, predictions, skip)
+    return scored_result(mouse, split, indices, predictions, skip)
 
 
 @dataclass(frozen=True)
@@ -230,4 +231,4 @@ def jackknife_oracle(
         rows = np.searchsorted(indices, repeats)
         in_split = (rows < indices.size) & (indices[np.minimum(rows, indices.size - 1)] == repeats)
         predictions[rows[in_split]] = others[in_split]
-    return _scored_result(mouse, split, indices, predictions, skip)
+    return scored_result(mouse, split, indices, predictions, skip)

@@ -1,0 +1,296 @@
+"""Noise ceiling of an in-silico mouse: its noise-free signal scored as if it were a prediction.
+
+A simulated session ``<id>.nwb`` has ``<id>.truth.npz`` beside it (``brainenc.insilico``):
+``truth`` ``(N, T)``, the noise-free corrected fluorescence of every ROI in the NWB file's order
+on the two-photon clock. The noise ceiling is the score of that signal against the recorded
+responses of a built mouse folder, computed exactly like the model and the baselines: the same
+samples, the same scored frames and the same metric code
+(:func:`~brainenc.evaluation.scoring.score_predictions`).
+
+Each sample is traced back to its frames with the builder's own code: the session named in
+``manifest.json`` (``sources``) is read through allensdk by ``brainenc.data.allen``, and a sample
+``(experiment_id, movie, session_repeat, clip)`` takes the acquisition frames of
+``brainenc.data.alignment.clip_frames``; neurons are matched by cell specimen id. The recorded
+responses at those frames are checked against the folder's ``data/responses``, so a ceiling is
+never computed on frames other than the ones the model is scored on.
+
+The truth clips are normalised with the folder's own response normalisation. Under ``seed``
+(z-score per neuron) this changes no correlation; under ``viv1t`` (a scale per neuron and frame
+index) it does, and the normalised truth is what a perfect model of the normalised responses would
+output. Missing recorded values replaced by the builder's imputation stay in the targets, as they
+do for the model; the truth itself has none.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from brainenc.data.alignment import clip_frames
+from brainenc.data.config import BuildConfig
+from brainenc.data.layout import load_array, read_manifest, read_statistics
+from brainenc.evaluation.baseline import scored_result
+from brainenc.evaluation.metrics import DEFAULT_SKIP
+from brainenc.evaluation.mouse_folder import REBUILD_HINT, MouseFolder
+from brainenc.evaluation.scoring import Scores
+
+# Relative and absolute tolerance between recomputed and stored normalised responses (float32).
+ALIGNMENT_TOLERANCE = 1e-4
+
+
+class NoNoiseFreeSignalError(FileNotFoundError):
+    """The mouse folder's sessions have no noise-free signal (real recordings)."""
+
+
+@dataclass(frozen=True)
+class NoiseCeiling:
+    """Score of the noise-free signal against the recorded responses of one split.
+
+    Attributes
+    ----------
+    split
+        Scored split, or None for every sample.
+    sample_indices
+        ``(S,)`` scored sample indices, ascending.
+    predictions
+        ``(S, N, T)`` noise-free signal of each sample, normalised like the responses.
+    scores
+        See :class:`~brainenc.evaluation.scoring.Scores`.
+    per_repeat
+        Mean single-trial correlation of the samples of each repeat.
+    truth_files
+        The ``.truth.npz`` files used, one per session.
+    """
+
+    split: str | None
+    sample_indices: np.ndarray
+    predictions: np.ndarray
+    scores: Scores
+    per_repeat: dict[int, float]
+    truth_files: tuple[Path, ...]
+
+    @property
+    def value(self) -> float:
+        """Mean single-trial correlation (seed definition)."""
+        return self.scores.corr
+
+    @property
+    def pooled(self) -> float:
+        """Mean pooled correlation (Sensorium 2023 definition)."""
+        return self.scores.corr_pooled
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.sample_indices.size)
+
+
+def session_files(
+    mouse: MouseFolder, sessions: Mapping[int, str | Path] | None = None
+) -> dict[int, Path]:
+    """NWB file of every session of a mouse folder, by experiment id.
+
+    Parameters
+    ----------
+    mouse
+        Built mouse folder; its ``manifest.json`` lists the sessions it was built from.
+    sessions
+        Experiment id -> NWB path, overriding the manifest (e.g. for a cache that moved).
+    """
+    path = mouse.path / "manifest.json"
+    try:
+        sources = json.loads(path.read_text()).get("sources") if path.is_file() else None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); {REBUILD_HINT}") from None
+    if not sources:
+        raise NoNoiseFreeSignalError(
+            f"{path} lists no source sessions, so the noise-free signal of {mouse.path} cannot be "
+            "found; a noise ceiling needs a folder built by `python -m brainenc.data.build` from "
+            "simulated (brainenc.insilico) sessions"
+        )
+    files = {int(source["experiment_id"]): Path(source["path"]) for source in sources}
+    files.update({int(key): Path(value) for key, value in (sessions or {}).items()})
+    return files
+
+
+def truth_files(
+    mouse: MouseFolder, sessions: Mapping[int, str | Path] | None = None
+) -> dict[int, Path]:
+    """The noise-free signal file of every session of a mouse folder, by experiment id.
+
+    Raises
+    ------
+    NoNoiseFreeSignalError
+        When any session has no ``<stem>.truth.npz`` beside its NWB file (real Allen data).
+    """
+    from brainenc.insilico.session import truth_path
+
+    found = {eid: truth_path(nwb) for eid, nwb in session_files(mouse, sessions).items()}
+    missing = [str(path) for path in found.values() if not path.is_file()]
+    if missing:
+        raise NoNoiseFreeSignalError(
+            f"{mouse.path}: a noise ceiling needs the noise-free signal of a simulated session "
+            "(`<session>.truth.npz` written by brainenc.insilico beside its NWB file); "
+            f"looked for {', '.join(missing)} and found none. Real Allen recordings have no "
+            "noise-free signal: use the jackknife oracle as their ceiling instead"
+        )
+    return found
+
+
+def _load_truth(path: Path, cell_ids: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+    """``(N, T)`` float32 truth of ``path``, checked against the NWB file's ROIs and clock."""
+    with np.load(path, allow_pickle=False) as content:
+        truth = np.asarray(content["truth"], dtype=np.float32)
+        times = content["timestamps"] if "timestamps" in content else None
+        ids = content["cell_specimen_ids"] if "cell_specimen_ids" in content else None
+    if truth.shape != (cell_ids.size, timestamps.size):
+        raise ValueError(
+            f"{path}: truth has shape {truth.shape}; its NWB file has {cell_ids.size} ROIs and "
+            f"{timestamps.size} frames. The truth file belongs to another session: regenerate it "
+            "with `python -m brainenc.insilico`"
+        )
+    if times is not None and not np.allclose(times, timestamps, atol=1e-6):
+        raise ValueError(f"{path}: timestamps differ from those of its NWB file; regenerate both")
+    if ids is not None and not np.array_equal(ids, cell_ids):
+        raise ValueError(f"{path}: cell specimen ids differ from its NWB file's; regenerate both")
+    if not np.isfinite(truth).all():
+        raise ValueError(f"{path}: the noise-free signal holds non-finite values")
+    return truth
+
+
+def _neuron_rows(file_ids: np.ndarray, wanted: np.ndarray, source: Path) -> np.ndarray:
+    position = {int(c): row for row, c in enumerate(file_ids)}
+    absent = [int(c) for c in wanted if int(c) not in position]
+    if absent:
+        raise ValueError(
+            f"{source} has no ROI with cell specimen ids {absent[:5]} of the mouse folder; the "
+            f"folder was built from other sessions; {REBUILD_HINT}"
+        )
+    return np.array([position[int(c)] for c in wanted], dtype=np.int64)
+
+
+def _meta(mouse: MouseFolder, name: str) -> np.ndarray:
+    path = mouse.path / "meta" / name
+    if not path.is_file():
+        raise FileNotFoundError(f"missing {path}: not a built mouse folder; {REBUILD_HINT}")
+    return load_array(path)
+
+
+def noise_free_clips(
+    mouse: MouseFolder,
+    indices: np.ndarray,
+    sessions: Mapping[int, str | Path] | None = None,
+) -> tuple[np.ndarray, tuple[Path, ...]]:
+    """Noise-free signal of the given samples, cut and normalised like their responses.
+
+    Parameters
+    ----------
+    mouse
+        Mouse folder built from simulated sessions.
+    indices
+        ``(S,)`` sample indices.
+    sessions
+        See :func:`session_files`.
+
+    Returns
+    -------
+    clips, truth_paths
+        ``(S, N, T)`` float32 clips and the truth files read.
+    """
+    from brainenc.data.allen import read_recording  # allensdk
+    from brainenc.data.transforms import Normaliser  # torch
+
+    truths = truth_files(mouse, sessions)
+    nwb_files = session_files(mouse, sessions)
+    manifest = read_manifest(mouse.path)
+    config = BuildConfig.from_mapping(manifest["config"])
+    normaliser = Normaliser.from_statistics(
+        read_statistics(mouse.path / "meta" / "statistics"), manifest["normalisation"]
+    )
+    experiment_ids = _meta(mouse, "trials/experiment_id.npy")[indices]
+    session_repeats = _meta(mouse, "trials/session_repeat.npy")[indices]
+    neuron_ids = _meta(mouse, "neurons/cell_specimen_ids.npy")
+    clips = np.empty((len(indices), mouse.num_neurons, mouse.num_frames), dtype=np.float32)
+    for experiment_id in np.unique(experiment_ids).tolist():
+        if experiment_id not in nwb_files:
+            raise ValueError(
+                f"{mouse.path}: samples come from experiment {experiment_id}, which the manifest "
+                f"does not list among its sources {sorted(nwb_files)}; {REBUILD_HINT}"
+            )
+        nwb = nwb_files[experiment_id]
+        recording = read_recording(
+            nwb,
+            config.movies,
+            config.frame_size,
+            config.pupil_units,
+            config.allow_missing_eye_tracking,
+        )
+        rows = _neuron_rows(recording.cell_specimen_ids, neuron_ids, nwb)
+        truth = _load_truth(
+            truths[experiment_id], recording.cell_specimen_ids, recording.timestamps
+        )
+        # float32 before normalising, as the builder does
+        truth, recorded = truth[rows], recording.responses[rows].astype(np.float32)
+        for position in np.flatnonzero(experiment_ids == experiment_id).tolist():
+            index = int(indices[position])
+            movie = str(mouse.trials.movie[index])
+            frames = clip_frames(
+                recording.movies[movie].presentations,
+                int(session_repeats[position]),
+                int(mouse.trials.clip[index]),
+                mouse.num_frames,
+            )
+            _check_alignment(mouse, index, normaliser.forward("responses", recorded[:, frames]))
+            clips[position] = normaliser.forward("responses", truth[:, frames])
+    return clips, tuple(truths[eid] for eid in np.unique(experiment_ids).tolist())
+
+
+def _check_alignment(mouse: MouseFolder, index: int, recomputed: np.ndarray) -> None:
+    """Refuse frames whose recorded responses are not the folder's sample ``index``."""
+    stored = np.asarray(mouse.responses(index))
+    finite = np.isfinite(recomputed)  # NaN there were imputed by the builder
+    same = recomputed.shape == stored.shape and np.allclose(
+        recomputed[finite], stored[finite], rtol=ALIGNMENT_TOLERANCE, atol=ALIGNMENT_TOLERANCE
+    )
+    if not same:
+        raise ValueError(
+            f"{mouse.path}/data/responses/{index}.npy differs from the session's responses at the "
+            f"builder's frames ({mouse.num_frames} frames of its clip and repeat); the folder "
+            f"was built from another version of its sessions; {REBUILD_HINT}"
+        )
+
+
+def noise_ceiling(
+    mouse: MouseFolder | str | Path,
+    split: str | None = "test",
+    skip: int = DEFAULT_SKIP,
+    sessions: Mapping[int, str | Path] | None = None,
+) -> NoiseCeiling:
+    """Score the noise-free signal of an in-silico mouse like a model prediction.
+
+    Parameters
+    ----------
+    mouse
+        Mouse folder built from simulated sessions.
+    split
+        Scored samples (None: every sample).
+    skip
+        See :func:`~brainenc.evaluation.metrics.scored_frames`.
+    sessions
+        Experiment id -> NWB path, overriding the manifest's; the truth file is beside it.
+
+    Raises
+    ------
+    NoNoiseFreeSignalError
+        When a session has no noise-free signal (real Allen data), naming where it looked.
+    """
+    mouse = mouse if isinstance(mouse, MouseFolder) else MouseFolder(mouse)
+    indices = mouse.select(split=split)
+    if indices.size == 0:
+        raise ValueError(f"{mouse.path}: no samples in split {split!r}")
+    clips, paths = noise_free_clips(mouse, indices, sessions)
+    result = scored_result(mouse, split, indices, clips, skip)
+    return NoiseCeiling(split, indices, clips, result.scores, result.per_repeat, paths)
