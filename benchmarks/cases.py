@@ -28,7 +28,8 @@ class Case:
     ``finetune`` is ``"head"``, ``"lora"`` (rank 8 on every ``fused_linear``, alpha 16, heads
     trainable), ``"fused"`` (the ``fused_linear`` weights and heads, the issue's reference) or
     ``"full"``; ``grad_checkpointing`` is False, ``"selective"`` or True. ``authors`` runs the
-    authors' execution path: unfold tokenizer, no recomputation, no inference chunking.
+    authors' execution path: unfold tokenizer, no recomputation, no inference chunking, one
+    fused projection and torch's dropout (``authors_path.py``).
     """
 
     kind: str
@@ -62,6 +63,7 @@ def build_model(case: Case, neurons: int):
     """The ``viv1t`` model for ``case`` with its trainable parameters set; returns the module."""
     import peft
     import torch
+    from authors_path import use_authors_path
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
@@ -74,11 +76,13 @@ def build_model(case: Case, neurons: int):
         f"model.core.grad_checkpointing={str(case.grad_checkpointing).lower()}",
     ]
     if case.authors:
-        overrides.append("model.core.inference_chunk_tokens=null")
+        overrides.append("model.core.chunk_tokens=null")
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         config = compose(overrides=overrides).model
     mice = {"A": MouseSpec(torch.rand(neurons, 2) * 500, torch.rand(neurons))}
     model = instantiate(config)(mice=mice)
+    if case.authors:
+        use_authors_path(model)
     if case.finetune == "lora":
         lora = peft.LoraConfig(r=8, lora_alpha=16, target_modules=["fused_linear"])
         model = peft.get_peft_model(model, lora)
@@ -144,8 +148,11 @@ def run_case(case: Case, frames: int, neurons: int, repeats: int) -> dict:
     """Seconds (median of ``repeats`` after a warm-up), peak memory and FLOPs of ``case``."""
     import torch
 
+    from brainenc.host_memory import retain_freed_memory
     from brainenc.models.flops import forward_flops, training_step_flops
 
+    if not case.authors:  # brainenc's training entry point does this too (conf/train.yaml)
+        retain_freed_memory()
     rate = matmul_rate(case.device, case.dtype)
     model = build_model(case, neurons)
     core = model.get_base_model().core if hasattr(model, "get_base_model") else model.core

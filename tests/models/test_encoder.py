@@ -66,8 +66,8 @@ def test_unfold_and_conv_tokenizers_give_the_same_predictions(build_model, make_
 
 
 def test_chunked_inference_gives_the_same_predictions(build_model, make_inputs):
-    whole = build_model("tiny", {"A": 9}, inference_chunk_tokens=None).eval()
-    chunked = build_model("tiny", {"A": 9}, inference_chunk_tokens=1000).eval()
+    whole = build_model("tiny", {"A": 9}, chunk_tokens=None).eval()
+    chunked = build_model("tiny", {"A": 9}, chunk_tokens=1000).eval()
     chunked.load_state_dict(whole.state_dict())
     video, behavior, pupil = make_inputs(2, T)
     with torch.no_grad():
@@ -98,12 +98,9 @@ def test_gradients_reach_every_trainable_parameter(build_model, make_inputs):
 
 def test_gradient_checkpointing_gives_the_same_gradients(build_model, make_inputs):
     inputs = make_inputs(2, T)
-    plain = build_model(
-        "tiny", {"A": 9}, spatial_depth=2, temporal_depth=2, grad_checkpointing=False
-    ).train()
-    checkpointed = build_model(
-        "tiny", {"A": 9}, spatial_depth=2, temporal_depth=2, grad_checkpointing=True
-    ).train()
+    sizes = {"spatial_depth": 2, "temporal_depth": 2, "chunk_tokens": None}
+    plain = build_model("tiny", {"A": 9}, grad_checkpointing=False, **sizes).train()
+    checkpointed = build_model("tiny", {"A": 9}, grad_checkpointing=True, **sizes).train()
     checkpointed.load_state_dict(plain.state_dict())
     assert checkpointed.core.grad_checkpointing and not plain.core.grad_checkpointing
     expected = loss_and_grads(plain, inputs)
@@ -115,7 +112,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(build_model, make_input
 def test_output_activations(build_model, make_inputs):
     video, behavior, pupil = make_inputs(1, T)
     predictions = {}
-    for activation in ("exp", "elu1", "softplus"):
+    for activation in ("exp", "elu1", "softplus", "identity"):
         model = build_model("tiny", {"A": 9}).eval()
         model.output_activation = activation
         with torch.no_grad():
@@ -123,6 +120,7 @@ def test_output_activations(build_model, make_inputs):
     logits = predictions["exp"].log()
     torch.testing.assert_close(predictions["softplus"], F.softplus(logits))
     torch.testing.assert_close(predictions["elu1"], F.elu(logits) + 1)
+    torch.testing.assert_close(predictions["identity"], logits)
 
 
 def reference_readout(readout: GaussianReadout, features, shift, behavior, pupil):
@@ -252,8 +250,8 @@ def test_bad_settings_are_explained(build_model):
         )
     with pytest.raises(ValueError, match="tokenizer mode must be one of"):
         ViViTCore(tokenizer="fast")
-    with pytest.raises(ValueError, match="inference_chunk_tokens must be a positive number"):
-        ViViTCore(inference_chunk_tokens=0)
+    with pytest.raises(ValueError, match="chunk_tokens must be a positive number"):
+        ViViTCore(chunk_tokens=0)
     with pytest.raises(ValueError, match=r"frame_size must be \(height, width\)"):
         ViViTCore(frame_size=(36,))
     with pytest.raises(ValueError, match="mice is empty"):

@@ -22,10 +22,9 @@ def loss_and_grads(model, inputs, seed: int = 3) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("mode", ["selective", True])
 def test_recompute_modes_match_the_plain_gradients_in_training_mode(build_model, make_inputs, mode):
     inputs = make_inputs(2, T)
-    plain = build_model("tiny", {"A": 9}, spatial_depth=2, temporal_depth=2).train()
-    recomputed = build_model(
-        "tiny", {"A": 9}, spatial_depth=2, temporal_depth=2, grad_checkpointing=mode
-    ).train()
+    sizes = {"spatial_depth": 2, "temporal_depth": 2, "chunk_tokens": None}
+    plain = build_model("tiny", {"A": 9}, **sizes).train()
+    recomputed = build_model("tiny", {"A": 9}, grad_checkpointing=mode, **sizes).train()
     recomputed.load_state_dict(plain.state_dict())
     assert recomputed.core.grad_checkpointing == mode
     expected = loss_and_grads(plain, inputs)
@@ -40,7 +39,7 @@ def test_selective_mode_with_lora_matches_the_plain_adapter_gradients(build_mode
     inputs = make_inputs(1, T)
     grads = {}
     for mode in (False, "selective"):
-        model = build_model("tiny", {"A": 9}, grad_checkpointing=mode).train()
+        model = build_model("tiny", {"A": 9}, grad_checkpointing=mode, chunk_tokens=None).train()
         config = peft.LoraConfig(r=4, lora_alpha=8, target_modules=["fused_linear"])
         wrapped = peft.get_peft_model(model, config)
         for name, parameter in wrapped.named_parameters():  # B = 0 would hide errors in A
@@ -53,6 +52,36 @@ def test_selective_mode_with_lora_matches_the_plain_adapter_gradients(build_mode
     assert any("lora_A" in name for name in grads[False])
     for name, expected in grads[False].items():
         torch.testing.assert_close(grads["selective"][name], expected, rtol=1e-5, atol=1e-7)
+
+
+NO_DROPOUT = {"p_dropout": 0.0, "mha_dropout": 0.0, "ff_dropout": 0.0, "drop_path": 0.0}
+
+
+@pytest.mark.parametrize("mode", ["selective", True])
+def test_chunked_recomputation_matches_the_whole_batch_gradients(build_model, make_inputs, mode):
+    # 2 clips x 6 frames x 435 patches: chunks of 1 (spatial) and 83 (temporal) sequences, the
+    # last ones shorter. Without dropout the chunked step computes exactly the same function.
+    inputs = make_inputs(2, T)
+    plain = build_model("tiny", {"A": 9}, chunk_tokens=None, **NO_DROPOUT).train()
+    chunked = build_model(
+        "tiny", {"A": 9}, grad_checkpointing=mode, chunk_tokens=500, **NO_DROPOUT
+    ).train()
+    chunked.load_state_dict(plain.state_dict())
+    expected = loss_and_grads(plain, inputs)
+    found = loss_and_grads(chunked, inputs)
+    assert found.keys() == expected.keys()
+    for name in expected:
+        torch.testing.assert_close(found[name], expected[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_chunked_recomputation_with_dropout_is_reproducible(build_model, make_inputs):
+    inputs = make_inputs(1, T)
+    model = build_model("tiny", {"A": 9}, grad_checkpointing="selective", chunk_tokens=500)
+    first = loss_and_grads(model.train(), inputs)
+    model.zero_grad()
+    second = loss_and_grads(model, inputs)
+    for name in first:
+        assert torch.equal(first[name], second[name]), name
 
 
 class SavedBytes:

@@ -42,13 +42,13 @@ class ViViT(nn.Module):
         drop_path: float,
         tokenizer: TokenizerMode,
         grad_checkpointing: GradCheckpointing,
-        inference_chunk_tokens: int | None,
+        chunk_tokens: int | None,
     ) -> None:
         super().__init__()
         # Kept for the checkpoint layout: the authors' L1 regulariser scale, always 0.
         self.register_buffer("reg_scale", torch.tensor(0.0))
         self.grad_checkpointing = check_grad_checkpointing(grad_checkpointing)
-        self.inference_chunk_tokens = inference_chunk_tokens
+        self.chunk_tokens = chunk_tokens
         self.tokenizer = Tokenizer(
             in_channels=in_channels,
             frame_size=frame_size,
@@ -74,7 +74,7 @@ class ViViT(nn.Module):
     def forward(self, video: torch.Tensor, frame_signals: torch.Tensor) -> torch.Tensor:
         tokens = self.tokenizer(video, frame_signals)  # (B, Nt, P, D)
         b, nt, p, d = tokens.shape
-        options = (self.grad_checkpointing, self.inference_chunk_tokens)
+        options = (self.grad_checkpointing, self.chunk_tokens)
         tokens = self.spatial_transformer(tokens.reshape(b * nt, p, d), *options)
         tokens = tokens.view(b, nt, p, d).transpose(1, 2).reshape(b * p, nt, d)
         tokens = self.temporal_transformer(tokens, *options)
@@ -117,10 +117,12 @@ class ViViTCore(nn.Module):
         ``"selective"`` its input and the attention outputs (recomputes the linear layers: about
         a third of the memory for a few percent more time), True its input only (recomputes the
         whole block). All exact; see :mod:`brainenc.models.recompute`.
-    inference_chunk_tokens
-        Without gradient recording (evaluation), push the spatial and the temporal sequences
-        through their transformer in chunks of about this many tokens; exact, and bounds the
-        transient memory (None: all at once, as the authors).
+    chunk_tokens
+        Transformer blocks see the spatial or temporal sequences in chunks of about this many
+        tokens: in evaluation the whole stack runs chunk by chunk; in training with
+        ``grad_checkpointing`` each block is recomputed and backpropagated one chunk at a time.
+        Exact (training draws its dropout masks per chunk), and bounds the transient memory
+        (None: all at once, as the authors). See :class:`~brainenc.models.blocks.Transformer`.
     """
 
     def __init__(
@@ -143,13 +145,12 @@ class ViViTCore(nn.Module):
         drop_path: float = 0.0505,
         tokenizer: TokenizerMode = "conv",
         grad_checkpointing: GradCheckpointing = False,
-        inference_chunk_tokens: int | None = None,
+        chunk_tokens: int | None = None,
     ) -> None:
         super().__init__()
-        if inference_chunk_tokens is not None and inference_chunk_tokens < 1:
+        if chunk_tokens is not None and chunk_tokens < 1:
             raise ValueError(
-                f"inference_chunk_tokens must be a positive number of tokens or None, "
-                f"got {inference_chunk_tokens}"
+                f"chunk_tokens must be a positive number of tokens or None, got {chunk_tokens}"
             )
         frame_size = tuple(int(size) for size in frame_size)
         if len(frame_size) != 2 or min(frame_size) < spatial_patch_size:
@@ -185,7 +186,7 @@ class ViViTCore(nn.Module):
             drop_path=drop_path,
             tokenizer=tokenizer,
             grad_checkpointing=grad_checkpointing,
-            inference_chunk_tokens=inference_chunk_tokens,
+            chunk_tokens=chunk_tokens,
         )
 
     @property

@@ -14,11 +14,12 @@ from brainenc.models.core import ViViTCore
 from brainenc.models.readout import GaussianReadout
 from brainenc.models.shifter import MLPShifter
 
-OutputActivation = Literal["exp", "elu1", "softplus"]
+OutputActivation = Literal["exp", "elu1", "softplus", "identity"]
 OUTPUT_ACTIVATIONS = {
     "exp": torch.exp,
     "elu1": lambda x: F.elu(x) + 1.0,
     "softplus": F.softplus,
+    "identity": lambda x: x,
 }
 
 
@@ -116,9 +117,10 @@ class ViV1T(nn.Module):
     readout_dropout
         Dropout inside the readout's behaviour ``state_encoder``.
     output_activation
-        ``"exp"`` (the authors' configuration, Poisson-loss friendly), ``"elu1"`` (ELU + 1) or
+        ``"exp"`` (the authors' configuration, Poisson-loss friendly), ``"elu1"`` (ELU + 1),
         ``"softplus"`` (beta 1; tamer gradients for MSE losses and fp16 training, where exp can
-        overflow). None of them has parameters, so checkpoints load under any choice, but the
+        overflow) or ``"identity"`` (for responses that can be negative, e.g. z-scored with
+        ``data.build.normalisation=seed``, trained with MSE as the seed did). None of them has parameters, so checkpoints load under any choice, but the
         authors' weights only reproduce their predictions with ``"exp"``.
     """
 

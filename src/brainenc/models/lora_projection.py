@@ -52,3 +52,18 @@ def project(layer: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     if weight is None:
         return layer(inputs)
     return F.linear(inputs, weight, layer.base_layer.bias)
+
+
+def project_split(
+    layer: nn.Module, inputs: torch.Tensor, sizes: tuple[int, ...]
+) -> tuple[torch.Tensor, ...]:
+    """``layer(inputs).split(sizes, -1)`` as one product per block of output features.
+
+    Each part is contiguous and its gradient flows into the (merged) weight's row block, so the
+    backward pass never concatenates the parts' gradients into one full-width copy. A layer with
+    a bias, or a LoRA layer that does not merge, runs whole and is split.
+    """
+    weight = layer.weight if isinstance(layer, nn.Linear) else merged_lora_weight(layer)
+    if weight is None or getattr(layer, "base_layer", layer).bias is not None:
+        return layer(inputs).split(sizes, dim=-1)
+    return tuple(F.linear(inputs, part) for part in weight.split(sizes))

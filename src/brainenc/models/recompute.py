@@ -15,7 +15,10 @@ dropout and drop-path draws from the saved random state, so outputs and gradient
     Keep only each block's input and recompute the whole block, attention included.
 
 LoRA adapters (peft) inside the block are recomputed like the layers they wrap, so every mode works
-with any set of trainable parameters.
+with any set of trainable parameters. With ``chunk_tokens`` (:class:`~brainenc.models.blocks.
+Transformer`), each block is checkpointed per chunk of sequences, so the backward pass recomputes
+and holds one chunk's activations at a time (at T = 140 and 4096-token chunks, the step's peak
+falls from 3.0 to 2.0 GB in the selective mode, 2.1 to 1.6 GB in the full one).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from brainenc.models.dropout import Dropout
 from brainenc.models.patch_projection import folded_patch_projection
 
 TokenizerMode = Literal["conv", "unfold"]
@@ -101,7 +102,7 @@ class Tokenizer(nn.Module):
             nn.LayerNorm(patch_dim),
             nn.Linear(patch_dim, emb_dim),
             nn.LayerNorm(emb_dim),
-            nn.Dropout(p=dropout),
+            Dropout(dropout),
         )
         self.spatial_pos_embedding = nn.Parameter(torch.randn(1, 1, num_patches, emb_dim))
         self.temporal_pos_embedding = nn.Parameter(

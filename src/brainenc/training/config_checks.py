@@ -224,6 +224,10 @@ def check_config(cfg: DictConfig) -> FineTuningStrategy:
         "data.build.normalisation=seed z-scores them; use data.build.normalisation=viv1t "
         "(the authors' response scaling) or loss.name=mse.",
     )
+    retain = cfg.get("retain_freed_memory", True)
+    _require(
+        isinstance(retain, bool), f"retain_freed_memory must be true or false, got {retain!r}."
+    )
     skip = cfg.evaluation.get("skip", 24)
     _require(
         isinstance(skip, int) and skip >= 0,

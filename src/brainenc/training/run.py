@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from brainenc.evaluation.figures import plot_training_curves
 from brainenc.evaluation.metrics import DEFINITIONS
 from brainenc.evaluation.run_dirs import read_metric_history
+from brainenc.host_memory import retain_freed_memory
 from brainenc.training.artifacts import export_plain_state_dict, is_peft_model, save_adapter
 from brainenc.training.baseline import BaselineTable
 from brainenc.training.config_checks import check_config
@@ -224,6 +225,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             with open_dict(cfg):
                 cfg.pretrained.path = str(core)
         run_dir = Path(cfg.paths.output_dir)
+        if cfg.get("retain_freed_memory", True):
+            retain_freed_memory()
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = instantiate(cfg.data)
         datamodule.prepare_data()
