@@ -161,8 +161,9 @@ def format_report(results: list[dict], meta: dict, extras: list[str] = ()) -> st
         "x ref = normalised s (or peak) / the authors' figure at the same batch "
         "(eval 8.0 s / 2.9 GB; train b1 34.8 s / 6.6 GB, b2 79 s / 10.8 GB)",
         "- x authors' path: the same run's authors'-path case (unfold tokenizer, no recomputation, "
-        "no inference chunking, fused_linear weights trainable) at the same step and batch, raw "
-        "seconds; the CPU targets are judged against it when it was measured",
+        "no chunking, one fused projection then split, torch's dropout, glibc malloc defaults; "
+        "fused_linear weights trainable) at the same step and batch, raw seconds; the CPU targets "
+        "are judged against it when it was measured",
         "- GFLOP: model FLOPs of the step from the shapes (`brainenc.models.flops`), recomputation "
         "not counted; util = GFLOP/s achieved / matmul GFLOP/s; peak = peak RSS of the process",
         "",

@@ -66,7 +66,7 @@ def cpu_cases() -> list[Case]:
     cases += [Case("eval", batch) for batch in (1, 2, 4)]
     cases += [Case("train", 1, grad_checkpointing=mode) for mode in (False, "selective", True)]
     cases += [Case("train", 2, grad_checkpointing=mode) for mode in ("selective", True)]
-    cases += [Case("train", 4, grad_checkpointing=True)]
+    cases += [Case("train", 4, grad_checkpointing=mode) for mode in ("selective", True)]
     cases += [Case("train", 1, "unfold", "lora", mode) for mode in (False, "selective")]
     cases += [Case("train", 1, finetune="head")]
     cases += [Case("train", 1, finetune="full", grad_checkpointing=mode) for mode in (False, True)]
