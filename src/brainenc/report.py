@@ -25,6 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if files.warning:
+        print(files.warning)
     print(files.table)
     for path in (files.markdown, files.csv, files.curves):
         if path is not None:

@@ -156,3 +156,19 @@ def test_find_runs_and_cli(multirun: Path, tmp_path: Path, capsys) -> None:
     assert "| 1 ★ | 1 | 8 |" in out and (tmp_path / "cli" / "comparison.csv").is_file()
     assert main([str(tmp_path / "cli")]) == 1
     assert "contains no run directories" in capsys.readouterr().err
+
+
+def test_report_warns_when_runs_come_from_different_datasets(tmp_path: Path, run_dir_factory):
+    root = tmp_path / "runs"
+    for name, dataset in (("a", "/data/insilico_demo_seed"), ("b", "/data/insilico_demo_viv1t")):
+        config = {**HEAD_CONFIG, "data": {"root": dataset}}
+        run_dir_factory(root / name, config, metrics(0.1, 0.1), {"trainable_percent": 1.0})
+    files = write_report([root], tmp_path / "out")
+    assert files.warning is not None and "2 different datasets" in files.warning
+    assert "/data/insilico_demo_seed: a" in files.warning
+    assert files.warning in files.markdown.read_text()
+    same = tmp_path / "same"
+    for name in ("a", "b"):
+        config = {**HEAD_CONFIG, "data": {"root": "/data/x"}}
+        run_dir_factory(same / name, config, metrics(0.1, 0.1), {"trainable_percent": 1.0})
+    assert write_report([same], tmp_path / "out2").warning is None

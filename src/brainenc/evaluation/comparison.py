@@ -222,6 +222,7 @@ class ReportFiles:
     csv: Path
     curves: Path | None
     table: str
+    warning: str | None = None
 
 
 def _run_names(runs: Sequence[Path]) -> list[str]:
@@ -229,6 +230,26 @@ def _run_names(runs: Sequence[Path]) -> list[str]:
     resolved = [run.resolve() for run in runs]
     root = Path(os.path.commonpath(resolved))
     return [str(run.relative_to(root)) if run != root else run.name for run in resolved]
+
+
+def dataset_warning(records: Sequence[RunRecord], names: Sequence[str]) -> str | None:
+    """A warning when the runs were scored on different datasets (``data.root``), else None.
+
+    Scores depend on the dataset, its split and its response normalisation (``viv1t`` scales
+    responses per frame, which lifts every correlation), so they compare only within one.
+    """
+    roots: dict[str, list[str]] = {}
+    for record, name in zip(records, names, strict=True):
+        root = config_value(record.config, "data.root")
+        roots.setdefault(str(root) if root else "unknown", []).append(name)
+    if len(roots) < 2:
+        return None
+    listing = "; ".join(f"{root}: {', '.join(runs)}" for root, runs in roots.items())
+    return (
+        f"Warning: these runs were scored on {len(roots)} different datasets ({listing}). "
+        "Scores and baselines compare only within one dataset; ★ is the best validation score "
+        "over all of them."
+    )
 
 
 def write_report(paths: Sequence[str | Path], out_dir: str | Path) -> ReportFiles:
@@ -243,8 +264,10 @@ def write_report(paths: Sequence[str | Path], out_dir: str | Path) -> ReportFile
     rows = comparison_rows(records, names)
     out_dir = Path(out_dir)
     table = to_markdown(rows)
+    warning = dataset_warning(records, names)
+    preface = f"**{warning}**\n\n" if warning else ""
     markdown = write_text_atomic(
-        out_dir / "comparison.md", f"# Run comparison\n\n{table}\n{LEGEND}"
+        out_dir / "comparison.md", f"# Run comparison\n\n{preface}{table}\n{LEGEND}"
     )
     csv_path = write_text_atomic(out_dir / "comparison.csv", to_csv(rows))
     path_of = dict(zip(names, runs, strict=True))
@@ -255,4 +278,4 @@ def write_report(paths: Sequence[str | Path], out_dir: str | Path) -> ReportFile
     curves = (
         plot_training_curves(histories, out_dir / "curves.png", baseline) if histories else None
     )
-    return ReportFiles(markdown=markdown, csv=csv_path, curves=curves, table=table)
+    return ReportFiles(markdown, csv_path, curves, table, warning)
