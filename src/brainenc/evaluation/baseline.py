@@ -51,7 +51,7 @@ def leave_one_out_average(responses: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RepeatAverageResult:
-    """Scores of a repeat-averaging predictor on the samples of one split.
+    """Scores of a model-free predictor (repeat average, oracle) on the samples of one split.
 
     Attributes
     ----------

@@ -33,10 +33,9 @@ import numpy as np
 from brainenc.data.alignment import clip_frames
 from brainenc.data.config import BuildConfig
 from brainenc.data.layout import load_array, read_manifest, read_statistics
-from brainenc.evaluation.baseline import scored_result
+from brainenc.evaluation.baseline import RepeatAverageResult, scored_result
 from brainenc.evaluation.metrics import DEFAULT_SKIP
 from brainenc.evaluation.mouse_folder import REBUILD_HINT, MouseFolder
-from brainenc.evaluation.scoring import Scores
 
 # Relative and absolute tolerance between recomputed and stored normalised responses (float32).
 ALIGNMENT_TOLERANCE = 1e-4
@@ -47,36 +46,15 @@ class NoNoiseFreeSignalError(FileNotFoundError):
 
 
 @dataclass(frozen=True)
-class NoiseCeiling:
+class NoiseCeiling(RepeatAverageResult):
     """Score of the noise-free signal against the recorded responses of one split.
 
-    Attributes
-    ----------
-    split
-        Scored split, or None for every sample.
-    sample_indices
-        ``(S,)`` scored sample indices, ascending.
-    predictions
-        ``(S, N, T)`` noise-free signal of each sample, normalised like the responses.
-    scores
-        See :class:`~brainenc.evaluation.scoring.Scores`.
-    per_repeat
-        Mean single-trial correlation of the samples of each repeat.
-    truth_files
-        The ``.truth.npz`` files used, one per session.
+    The fields of :class:`~brainenc.evaluation.baseline.RepeatAverageResult` (``predictions``
+    is the noise-free signal of each sample, normalised like the responses; ``scores`` is never
+    None), plus ``truth_files``: the ``.truth.npz`` files used, one per session.
     """
 
-    split: str | None
-    sample_indices: np.ndarray
-    predictions: np.ndarray
-    scores: Scores
-    per_repeat: dict[int, float]
-    truth_files: tuple[Path, ...]
-
-    @property
-    def value(self) -> float:
-        """Mean single-trial correlation (seed definition)."""
-        return self.scores.corr
+    truth_files: tuple[Path, ...] = ()
 
     @property
     def pooled(self) -> float:
@@ -293,4 +271,4 @@ def noise_ceiling(
         raise ValueError(f"{mouse.path}: no samples in split {split!r}")
     clips, paths = noise_free_clips(mouse, indices, sessions)
     result = scored_result(mouse, split, indices, clips, skip)
-    return NoiseCeiling(split, indices, clips, result.scores, result.per_repeat, paths)
+    return NoiseCeiling(split, indices, clips, result.scores, result.per_repeat, truth_files=paths)
