@@ -1,7 +1,9 @@
-"""``python -m brainenc.report RUN_OR_MULTIRUN_DIR [...]``: compare runs against the baseline.
+"""``python -m brainenc.report RUN_OR_MULTIRUN_DIR [...]``: compare runs against the references.
 
-Writes ``comparison.md``, ``comparison.csv`` (sorted by validation score, best run marked ★)
-and ``curves.png`` into ``--out`` (default: the first directory given) and prints the table.
+Writes ``comparison.md``, ``comparison.csv`` (sorted by validation score; a unique best run
+marked ★, runs tied with it to 3 decimals marked "(tie)"; the reference predictors and every
+score's fraction of the noise ceiling beside the runs) and ``curves.png`` into ``--out``
+(default: the first directory given) and prints the table.
 """
 
 from __future__ import annotations

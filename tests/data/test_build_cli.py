@@ -23,7 +23,7 @@ def test_build_command_prints_the_counts(insilico_cache, tmp_path):
     )
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    root = tmp_path / "outputs" / "datasets" / "insilico_test_seed"
+    root = tmp_path / "outputs" / "datasets" / "insilico_test_realistic_seed0_seed"
     assert sorted(p.name for p in root.iterdir()) == ["501729039", "501773889"]
     assert (
         f"{root / '501729039'}: 35 train (natural_movie_one 14, natural_movie_three 21), "

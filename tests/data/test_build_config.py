@@ -74,7 +74,7 @@ def test_data_config_instantiates_the_datamodule(tmp_path):
     datamodule = instantiate(cfg.data)
     assert isinstance(datamodule, BrainDataModule)
     assert datamodule.build.insilico.scale == "test" and datamodule.build.figures is False
-    assert datamodule.root == tmp_path / "outputs/datasets/insilico_test_seed"
+    assert datamodule.root == tmp_path / "outputs/datasets/insilico_test_realistic_seed0_seed"
 
 
 def test_missing_allensdk_says_how_to_install_it():

@@ -252,9 +252,9 @@ def test_split_group_sets_the_splits_and_names_the_dataset_folder():
         2,
         3,
     )
-    assert cfg.data.root == "/data/outputs/datasets/insilico_demo_seed_clipfold2of5"
+    assert cfg.data.root == "/data/outputs/datasets/insilico_demo_realistic_seed0_seed_clipfold2of5"
     by_repeat = compose_run()
-    assert by_repeat.data.root == "/data/outputs/datasets/insilico_demo_seed"
+    assert by_repeat.data.root == "/data/outputs/datasets/insilico_demo_realistic_seed0_seed"
     assert BuildConfig.from_mapping(by_repeat.data.build).splits == SplitConfig()
     # a multirun over the test fold gives one dataset folder per fold
     roots = {
@@ -278,6 +278,6 @@ def test_pretraining_data_keeps_the_seed_split():
     stage = OmegaConf.create(
         {"data": OmegaConf.to_container(cfg.pretrain.data), "paths": cfg.paths}
     )
-    assert cfg.data.root.endswith("insilico_demo_viv1t_clipfold0of5")
-    assert stage.data.root.endswith("insilico_demo_viv1t")
+    assert cfg.data.root.endswith("insilico_demo_realistic_seed0_seed_clipfold0of5")
+    assert stage.data.root.endswith("insilico_demo_realistic_seed0_seed")
     assert BuildConfig.from_mapping(stage.data.build).splits == SplitConfig()

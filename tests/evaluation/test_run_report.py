@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from brainenc.evaluation.comparison import write_report
+from brainenc.evaluation.references import PREDICTORS
 from brainenc.evaluation.run_dirs import find_runs, read_metric_history
 from brainenc.report import main
 
@@ -88,6 +89,7 @@ def test_report_table_from_two_runs(multirun: Path, tmp_path: Path) -> None:
         "0.0420",
         "0.0235",
         "+0.0185",
+        "–",
     ]
     assert rows[1] == [
         "2",
@@ -103,6 +105,15 @@ def test_report_table_from_two_runs(multirun: Path, tmp_path: Path) -> None:
         "0.0178",
         "0.0235",
         "-0.0057",
+        "–",
+    ]
+    # Runs older than the references: their baseline, everything else n/a.
+    assert [row[:2] + row[10:] for row in rows[2:]] == [
+        ["ref", "trial-average baseline", "0.0235", "–", "–", "–"],
+        *(
+            ["ref", label, "n/a (not in metrics.json)", "–", "–", "–"]
+            for label in list(PREDICTORS.values())[1:]
+        ),
     ]
     assert files.table in files.markdown.read_text()
     records = list(csv.DictReader(io.StringIO(files.csv.read_text())))
@@ -122,7 +133,7 @@ def test_report_tolerates_absent_keys_and_unseen_clips(tmp_path: Path, run_dir_f
     rows = parse_markdown(files.table)
     assert rows[0][:8] == ["1 ★", "by_clip", "16", "32", "all", "0.0036", "linear", "25"]
     assert rows[0][8] == "–"
-    assert rows[0][11:] == ["n/a (clips unseen in training)", "–"]
+    assert rows[0][11:] == ["n/a (clips unseen in training)", "–", "–"]
     assert rows[1] == [
         "2",
         "crashed",
@@ -137,7 +148,12 @@ def test_report_tolerates_absent_keys_and_unseen_clips(tmp_path: Path, run_dir_f
         "–",
         "–",
         "–",
+        "–",
     ]
+    # Two sets of references (one per run), each labelled with its run.
+    blocks = [row[1] for row in rows[2:] if row[1].startswith("trial-average baseline")]
+    assert blocks == ["trial-average baseline [by_clip]", "trial-average baseline [crashed]"]
+    assert rows[2][10] == "n/a (clips unseen in training)"
     assert files.curves is None
 
 
@@ -172,3 +188,99 @@ def test_report_warns_when_runs_come_from_different_datasets(tmp_path: Path, run
         config = {**HEAD_CONFIG, "data": {"root": "/data/x"}}
         run_dir_factory(same / name, config, metrics(0.1, 0.1), {"trainable_percent": 1.0})
     assert write_report([same], tmp_path / "out2").warning is None
+
+
+def stored_references(ceiling: float | None = 0.4) -> dict:
+    """``references`` as the training run writes them (layout of References.as_dict)."""
+    values = {
+        "baseline": 0.2,
+        "stimulus_blind": 0.04,
+        "ridge": 0.25,
+        "stimulus_locked_truth": 0.3,
+        "noise_ceiling": ceiling,
+    }
+    entries = {
+        name: {"corr": value, "corr_pooled": value, "fraction_of_ceiling": None, "reason": None}
+        if value is not None
+        else {"corr": None, "corr_pooled": None, "reason": "no noise-free signal: real recording"}
+        for name, value in values.items()
+    }
+    if ceiling is None:
+        entries["stimulus_locked_truth"] = entries["noise_ceiling"]
+    entries["ridge"]["lambda"] = 100.0
+    return {"split": "test", "skip": 24, **entries}
+
+
+def test_report_puts_the_references_and_fractions_of_the_ceiling_beside_the_runs(
+    tmp_path: Path, run_dir_factory
+) -> None:
+    root = tmp_path / "runs"
+    for name, (val, test) in {"lora": (0.32, 0.3), "head": (0.2, 0.1)}.items():
+        scores = {**metrics(val, test, baseline=0.2), "references": stored_references()}
+        run_dir_factory(root / name, LORA_CONFIG, scores, {"trainable_percent": 1.0})
+    files = write_report([root], tmp_path / "out")
+    rows = parse_markdown(files.table)
+    assert [row[0] for row in rows] == ["1 ★", "2", *["ref"] * 5]
+    assert rows[0][1] == "lora" and rows[0][-1] == "0.750"  # 0.3 / 0.4
+    assert rows[1][-1] == "0.250"
+    by_label = {row[1]: (row[10], row[12], row[13]) for row in rows[2:]}
+    assert by_label == {
+        "trial-average baseline": ("0.2000", "–", "0.500"),
+        "stimulus-blind control": ("0.0400", "-0.1600", "0.100"),
+        "ridge (video + behaviour)": ("0.2500", "+0.0500", "0.625"),
+        "stimulus-locked truth (in-silico)": ("0.3000", "+0.1000", "0.750"),
+        "noise ceiling (in-silico)": ("0.4000", "+0.2000", "1.000"),
+    }
+    records = list(csv.DictReader(io.StringIO(files.csv.read_text())))
+    assert float(records[0]["fraction_of_ceiling"]) == pytest.approx(0.75)
+    assert float(records[0]["reference_ridge"]) == 0.25
+    assert float(records[1]["reference_noise_ceiling"]) == 0.4
+    assert "stimulus-blind control" in files.markdown.read_text()
+
+
+def test_report_of_real_recordings_has_no_fraction_of_the_ceiling(
+    tmp_path: Path, run_dir_factory
+) -> None:
+    scores = {**metrics(0.3, 0.3), "references": stored_references(ceiling=None)}
+    run = run_dir_factory(tmp_path / "real", LORA_CONFIG, scores, {"trainable_percent": 1.0})
+    rows = parse_markdown(write_report([run], tmp_path / "out").table)
+    assert rows[0][-1] == "–"
+    assert rows[2][10:] == ["0.0400", "–", "-0.1600", "–"]
+    assert rows[4][10] == rows[5][10] == "n/a (no noise-free signal: real recording)"
+
+
+def test_runs_tied_to_three_decimals_have_no_winner(tmp_path: Path, run_dir_factory) -> None:
+    root = tmp_path / "runs"
+    for name, val in {"a": 0.0349, "b": 0.0351, "c": 0.02}.items():
+        run_dir_factory(root / name, HEAD_CONFIG, metrics(val, 0.03), {"trainable_percent": 1.0})
+    files = write_report([root], tmp_path / "out")
+    rows = parse_markdown(files.table)
+    assert [row[:2] for row in rows[:3]] == [["1 (tie)", "b"], ["2 (tie)", "a"], ["3", "c"]]
+    assert "★" not in files.table
+    records = list(csv.DictReader(io.StringIO(files.csv.read_text())))
+    assert [(r["best"], r["tied"]) for r in records] == [
+        ("False", "True"),
+        ("False", "True"),
+        ("False", "False"),
+    ]
+    # A clear winner keeps its star.
+    run_dir_factory(root / "d", HEAD_CONFIG, metrics(0.04, 0.03), {"trainable_percent": 1.0})
+    rows = parse_markdown(write_report([root], tmp_path / "out2").table)
+    assert [row[:2] for row in rows[:3]] == [["1 ★", "d"], ["2", "b"], ["3", "a"]]
+
+
+def test_older_runs_on_the_same_data_share_the_recorded_references(
+    tmp_path: Path, run_dir_factory
+) -> None:
+    root = tmp_path / "runs"
+    run_dir_factory(root / "a_old", HEAD_CONFIG, metrics(0.3, 0.3, baseline=0.2))
+    recorded = {**metrics(0.2, 0.2, baseline=0.2), "references": stored_references()}
+    run_dir_factory(root / "b_new", HEAD_CONFIG, recorded)
+    run_dir_factory(root / "c_other", HEAD_CONFIG, metrics(0.1, 0.1, baseline=0.05))
+    rows = parse_markdown(write_report([root], tmp_path / "out").table)
+    labels = [row[1] for row in rows if row[0] == "ref"]
+    assert labels[0] == "trial-average baseline [a_old, b_new]"
+    assert labels[2] == "ridge (video + behaviour) [a_old, b_new]"
+    assert rows[5][10] == "0.2500"
+    assert labels[5] == "trial-average baseline [c_other]"
+    assert rows[0][-1] == "–"  # the old run itself recorded no ceiling

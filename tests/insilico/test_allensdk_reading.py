@@ -168,7 +168,8 @@ def test_truth_file_matches_the_session(dataset, insilico_session: Path) -> None
     np.testing.assert_array_equal(truth["cell_specimen_ids"], dataset.get_cell_specimen_ids())
     r = [np.corrcoef(corrected[i], truth["truth"][i])[0, 1] for i in range(len(corrected))]
     np.testing.assert_allclose(r, truth["recorded_truth_correlation"], rtol=1e-6)
-    assert np.median(r) > 0.3
+    # the default (realistic) mouse's non-stimulus activity keeps this low; clean: test_realism
+    assert np.median(r) > 0.1
     table = dataset.get_stimulus_table("natural_movie_one")
     one = table[table.end > table.start]
     np.testing.assert_array_equal(truth["shown_frame"][one.start.values], one.frame.values)

@@ -63,16 +63,27 @@ def test_cli_writes_a_complete_cache(tmp_path: Path, capsys) -> None:
     [
         (["--scale", "huge"], "unknown scale 'huge'"),
         (["--mice", "A,Q"], "unknown mouse 'Q'"),
+        (["--profile", "noisy"], "unknown profile 'noisy'"),
         (["--set", "natural_movie_one_repeats=0"], "natural_movie_one_repeats"),
         (["--set", "noise_std=-1"], "noise_std"),
         (["--set", "colour=red"], "bad override 'colour=red'"),
     ],
-    ids=["scale", "mouse", "repeats", "noise", "unknown-setting"],
+    ids=["scale", "mouse", "profile", "repeats", "noise", "unknown-setting"],
 )
 def test_cli_rejects_bad_settings_before_writing(tmp_path: Path, capsys, args, message) -> None:
     assert main(["--out", str(tmp_path / "cache"), *args]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "cache").exists()
+
+
+def test_cli_profile_selects_the_activity_settings(tmp_path: Path) -> None:
+    out = tmp_path / "clean"
+    args = ["--out", str(out), "--scale", "test", "--mice", "A", "--profile", "clean", *SMALL]
+    assert main(args) == 0
+    truth = np.load(out / "ophys_experiment_data" / "501729039.truth.npz")
+    settings = json.loads(str(truth["config_json"]))
+    assert (settings["latent_sd"], settings["responsive_fraction"]) == (0.0, 1.0)
+    assert truth["population_responsive"].all()
 
 
 @pytest.mark.slow

@@ -81,6 +81,15 @@ def test_session_length_is_the_sum_of_its_slots_unless_given() -> None:
         ({"n_neurons": "20"}, "n_neurons", "type int"),
         ({"noise_std": float("nan")}, "noise_std", "finite"),
         ({"nan_neurons": (1.5,)}, "nan_neurons", "integer neuron indices"),
+        ({"responsive_fraction": 1.5}, "responsive_fraction", "in [0, 1]"),
+        ({"spontaneous_rate_hz": -1.0}, "spontaneous_rate_hz", "non-negative rate in Hz"),
+        ({"latent_sd": 5.0}, "latent_sd", "natural-log units"),
+        ({"latent_sd": float("inf")}, "latent_sd", "in [0, 3.0]"),
+        ({"latent_shared_fraction": -0.1}, "latent_shared_fraction", "in [0, 1]"),
+        ({"latent_count": 0}, "latent_count", "1..32"),
+        ({"latent_count": 2.0}, "latent_count", "type int"),
+        ({"latent_behavior_correlation": 1.0}, "latent_behavior_correlation", "in [0, 1)"),
+        ({"drift_sd": 0.5}, "drift_sd", "fraction of the baseline fluorescence"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
@@ -97,11 +106,12 @@ def test_bad_settings_fail_at_config_time_naming_the_setting(
     [
         (lambda: session_config("A", "huge"), "unknown scale 'huge'"),
         (lambda: session_config("Z", "test"), "unknown mouse 'Z'"),
+        (lambda: session_config("A", "test", profile="noisy"), "unknown profile 'noisy'"),
         (lambda: session_config("A", "test", neurons=3), "unknown setting(s) ['neurons']"),
         (lambda: parse_override("noise_std"), "expected KEY=VALUE"),
         (lambda: parse_override("eye_tracking=maybe"), "eye_tracking expects"),
     ],
-    ids=["scale", "mouse", "field", "override-syntax", "override-type"],
+    ids=["scale", "mouse", "profile", "field", "override-syntax", "override-type"],
 )
 def test_unknown_names_get_clear_errors(call, expected: str) -> None:
     with pytest.raises(ConfigError) as error:
@@ -124,3 +134,5 @@ def test_command_line_overrides_are_typed_and_per_mouse() -> None:
     assert parse_override("session_frames=none") == ("session_frames", None)
     with pytest.raises(ConfigError, match="names mouse C"):
         build_configs("test", 0, ["A"], ["C.noise_std=1"])
+    clean = build_configs("test", 3, ["A"], ["A.drift_sd=0.01"], profile="clean")[0]
+    assert (clean.latent_sd, clean.responsive_fraction, clean.drift_sd) == (0.0, 1.0, 0.01)

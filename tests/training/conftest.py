@@ -71,6 +71,7 @@ def run_overrides(tmp_path_factory: pytest.TempPathFactory, insilico_cache: Path
         "logger=none",
         "callbacks.progress_bar.refresh_rate=0",
         "trainer.enable_model_summary=false",
+        "evaluation.references=false",  # fitted once, in the lora_run fixture
     ]
     cfg = compose_config([*overrides, "data.mouse_ids=[A,B]"], root / "unused")
     instantiate(cfg.data).prepare_data()

@@ -26,8 +26,8 @@ def test_fast_dev_run_for_each_peft_choice(make_config, run_overrides, core_chec
     assert metrics["checkpoint"] is None  # fast_dev_run saves no checkpoint
     counts = objects["module"].parameter_counts
     assert counts.trainable > 0
-    if peft.startswith("lora"):
-        assert counts.trainable == counts.lora
+    if peft.startswith("lora"):  # adapters plus the new mouse's head (train_head defaults on)
+        assert counts.trainable == counts.lora + counts.head
     run_dir = objects["run_dir"]
     assert json.loads((run_dir / "trainable.json").read_text())["trainable"] == counts.trainable
 
@@ -45,6 +45,7 @@ def lora_run(tmp_path_factory, run_overrides, core_checkpoint):
             "logger=csv",
             "trainer.max_epochs=2",
             "+trainer.limit_train_batches=3",
+            "evaluation.references=true",
         ],
         run_dir,
     )
@@ -76,6 +77,14 @@ def test_run_directory_holds_the_contract_files(lora_run):
         metrics["val/corr"]
     )
     assert {"test/corr", "test/corr/A", "baseline/test/corr", "definitions"} <= set(stored)
+    references = stored["references"]
+    assert references["split"] == "test" and set(references["mice"]) == {"A"}
+    assert references["baseline"]["corr"] == pytest.approx(stored["baseline/test/corr"], abs=1e-5)
+    ceiling = references["noise_ceiling"]["corr"]
+    assert references["ridge"]["lambda_by_mouse"]["A"] > 0 and ceiling > 0
+    assert references["ridge"]["fraction_of_ceiling"] == pytest.approx(
+        references["ridge"]["corr"] / ceiling
+    )
     assert (run_dir / "checkpoints" / "best.ckpt").is_file() and (
         run_dir / "checkpoints" / "last.ckpt"
     ).is_file()

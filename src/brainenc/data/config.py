@@ -46,11 +46,17 @@ class SelectionConfig:
 
 @dataclass(frozen=True)
 class InsilicoConfig:
-    """What `brainenc.insilico` writes when the in-silico cache directory does not exist."""
+    """What `brainenc.insilico` writes when the in-silico cache directory does not exist.
+
+    `profile` is the activity profile of the simulated mice (`brainenc.insilico.PROFILE_PRESETS`:
+    ``realistic``, calibrated to real data, or ``clean``); conf/data/insilico.yaml puts it and
+    the seed into the cache and dataset folder names, so mice of one never reuse the other's files.
+    """
 
     scale: str = "demo"
     seed: int = 0
     mice: tuple[str, ...] = ("A", "B", "C")
+    profile: str = "realistic"
 
 
 def clip_folds(n_clips: int, folds: int) -> np.ndarray:
@@ -230,6 +236,10 @@ class BuildConfig:
                 f"data.build.frame_size must be [height, width], got {self.frame_size}."
             )
         self.splits.validate()
+        if self.source == "insilico":
+            from brainenc.insilico.presets import PROFILE_PRESETS
+
+            _choice("data.build.insilico.profile", self.insilico.profile, tuple(PROFILE_PRESETS))
         for mouse_id, sessions in self.mice.items():
             check_mouse_id(mouse_id, "data.build.mice")
             if not sessions:

@@ -74,18 +74,21 @@ class SessionLocator:
 
 
 def ensure_insilico_cache(cache_dir: Path, config: BuildConfig) -> None:
-    """Write the in-silico cache (mice, scale and seed from `config.insilico`) if it is absent."""
+    """Write the in-silico cache (mice, scale, seed, profile from `config.insilico`) if absent."""
     if (cache_dir / EXPERIMENTS_FILE).is_file():
         return
     from brainenc.insilico import session_config, write_cache
 
     settings = config.insilico
     log.info(
-        "no in-silico cache at %s: simulating mice %s (scale %s, seed %d)",
+        "no in-silico cache at %s: simulating mice %s (scale %s, seed %d, profile %s)",
         cache_dir,
         ", ".join(settings.mice),
         settings.scale,
         settings.seed,
+        settings.profile,
     )
-    sessions = [session_config(m, settings.scale, settings.seed) for m in settings.mice]
+    sessions = [
+        session_config(m, settings.scale, settings.seed, settings.profile) for m in settings.mice
+    ]
     write_cache(cache_dir, sessions)

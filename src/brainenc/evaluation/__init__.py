@@ -2,8 +2,10 @@
 
 Modules: ``metrics`` (documented formulas, NumPy), ``streaming`` (torchmetrics versions for
 Lightning), ``scoring`` (one scoring path for model, baseline and oracle), ``baseline``
-(repeat-averaging predictors), ``ceiling`` (an in-silico mouse's noise-free signal scored
-like a model), ``mouse_folder`` (reads a built mouse folder), ``figures``,
+(repeat-averaging predictors and the stimulus-blind control), ``ceiling`` (an in-silico mouse's
+noise-free signal scored like a model: noise ceiling, stimulus-locked truth), ``ridge`` (linear
+reference model), ``references`` (every reference of a mouse folder at once, as stored in
+``metrics.json``), ``mouse_folder`` (reads a built mouse folder), ``figures``,
 ``predictions`` (``evaluate_predictions``), ``run_dirs`` and ``comparison`` (the report).
 Figures and reports import matplotlib; import them from their modules. The streaming metrics
 are imported on first use, so the report and baseline commands start without torch.
@@ -20,10 +22,16 @@ from brainenc.evaluation.baseline import (
     jackknife_oracle,
     leave_one_out_average,
     sample_baseline,
+    stimulus_blind_control,
     trial_average,
     trial_average_baseline,
 )
-from brainenc.evaluation.ceiling import NoiseCeiling, NoNoiseFreeSignalError, noise_ceiling
+from brainenc.evaluation.ceiling import (
+    NoiseCeiling,
+    NoNoiseFreeSignalError,
+    noise_ceiling,
+    stimulus_locked_truth,
+)
 from brainenc.evaluation.metrics import (
     DEFAULT_SKIP,
     DEFINITIONS,
@@ -40,6 +48,13 @@ from brainenc.evaluation.metrics import (
     scored_frames,
 )
 from brainenc.evaluation.mouse_folder import MouseFolder
+from brainenc.evaluation.references import (
+    References,
+    combine_references,
+    fraction_of_ceiling,
+    reference_scores,
+)
+from brainenc.evaluation.ridge import RidgeResult, ridge_reference
 from brainenc.evaluation.scoring import Scores, score_predictions
 
 __all__ = [
@@ -51,13 +66,17 @@ __all__ = [
     "NoiseCeiling",
     "PerTrialCorrelation",
     "PooledCorrelation",
+    "References",
     "RepeatAverageResult",
+    "RidgeResult",
     "SampleScore",
     "Scores",
     "clip_trial_average",
+    "combine_references",
     "correlation_to_average",
     "crop_to_scored",
     "feve",
+    "fraction_of_ceiling",
     "jackknife_oracle",
     "leave_one_out_average",
     "noise_ceiling",
@@ -67,9 +86,13 @@ __all__ = [
     "per_trial_correlations",
     "pooled_correlation",
     "pooled_correlations",
+    "reference_scores",
+    "ridge_reference",
     "sample_baseline",
     "score_predictions",
     "scored_frames",
+    "stimulus_blind_control",
+    "stimulus_locked_truth",
     "trial_average",
     "trial_average_baseline",
 ]

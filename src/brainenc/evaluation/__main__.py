@@ -1,6 +1,15 @@
-"""``python -m brainenc.evaluation baseline MOUSE_DIR``: the seed's baselines and the oracle.
+"""Offline scoring of reference predictors for one built mouse folder.
 
-Prints, for one built mouse folder and on the model's scored frames:
+``python -m brainenc.evaluation references MOUSE_DIR [--split test] [--skip 24] [--no-ridge]``
+prints every reference predictor of :mod:`brainenc.evaluation.references` (trial-average
+baseline, stimulus-blind control, ridge, and for in-silico mice the stimulus-locked truth and the
+noise ceiling) with its fraction of the noise ceiling.
+
+``python -m brainenc.evaluation ridge MOUSE_DIR`` fits the ridge reference alone and prints the
+chosen lambda, the validation curve and the score on ``--split``.
+
+``python -m brainenc.evaluation baseline MOUSE_DIR`` prints the seed's baselines and the oracle,
+for one built mouse folder and on the model's scored frames:
 
 1. sample-based: the trial average of clip ``--clip`` (0-based; the seed's "clip 1" is 0) of
    each movie against each ``--split`` repeat of it (the seed's four correlations);
@@ -11,7 +20,7 @@ Prints, for one built mouse folder and on the model's scored frames:
    beside each NWB file) scored against the recorded ``--split`` samples; "n/a" for real
    recordings.
 
-``--json PATH`` also writes the numbers as JSON.
+Every command takes ``--json PATH`` to also write its numbers as JSON.
 """
 
 from __future__ import annotations
@@ -27,8 +36,13 @@ from brainenc.evaluation.baseline import jackknife_oracle, sample_baseline, tria
 from brainenc.evaluation.ceiling import NoNoiseFreeSignalError, noise_ceiling
 from brainenc.evaluation.metrics import DEFAULT_SKIP, scored_frames
 from brainenc.evaluation.mouse_folder import SPLITS, MouseFolder
+from brainenc.evaluation.references import (
+    NO_SIGNAL_REASON,
+    PREDICTORS,
+    reference_scores,
+)
+from brainenc.evaluation.ridge import ridge_reference
 
-NO_SIGNAL_REASON = "no noise-free signal: real recording"
 CEILING_LABEL = "noise ceiling (noise-free signal vs recorded)"
 
 
@@ -100,32 +114,111 @@ def _print_summary(summary: dict[str, Any]) -> None:
         print(f"{CEILING_LABEL}: {ceiling['corr']:.4f}  (pooled {ceiling['corr_pooled']:.4f})")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status."""
+def _print_references(summary: dict[str, Any]) -> None:
+    start, stop = summary["scored_frames"]
+    print(
+        f"{summary['mouse_folder']}: {summary['split']} split, {summary['num_samples']} samples, "
+        f"{summary['num_neurons']} neurons, frames {start}..{stop - 1}"
+    )
+    header = ("predictor", f"{summary['split']} corr", "pooled", "fraction of noise ceiling")
+    rows, notes = [header], [""]
+    for name, label in PREDICTORS.items():
+        entry = summary[name]
+        fraction = entry["fraction_of_ceiling"]
+        if entry["corr"] is None:
+            rows.append((label, "n/a", "n/a", "n/a"))
+            notes.append(f"  ({entry['reason']})")
+            continue
+        corr, pooled = f"{entry['corr']:.4f}", f"{entry['corr_pooled']:.4f}"
+        rows.append((label, corr, pooled, "n/a" if fraction is None else f"{fraction:.3f}"))
+        notes.append("")
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row, note in zip(rows, notes, strict=True):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        print(("  ".join(cells) + note).rstrip())
+
+
+def ridge_summary(mouse: MouseFolder, split: str, skip: int) -> dict[str, Any]:
+    """The ridge reference as JSON-ready numbers."""
+    ridge = ridge_reference(mouse, split, skip)
+    return {
+        "mouse_folder": str(mouse.path),
+        "split": split,
+        "skip": skip,
+        "lambda": ridge.penalty,
+        "validation_corr": {f"{k:g}": v for k, v in ridge.validation_curve.items()},
+        "corr": ridge.value,
+        "corr_pooled": ridge.result.scores.corr_pooled,
+        "per_repeat": {str(r): v for r, v in ridge.result.per_repeat.items()},
+        "num_features": ridge.num_features,
+        "num_training_frames": ridge.num_training_frames,
+    }
+
+
+def _print_ridge(summary: dict[str, Any]) -> None:
+    print(
+        f"{summary['mouse_folder']}: ridge on {summary['num_features']} lagged features, fitted "
+        f"on {summary['num_training_frames']} training frames"
+    )
+    print("validation curve (mean single-trial correlation):")
+    for penalty, value in summary["validation_corr"].items():
+        chosen = "  <- chosen" if penalty == f"{summary['lambda']:g}" else ""
+        print(f"  lambda {penalty:>8s}  {value:.4f}{chosen}")
+    print(
+        f"{summary['split']}: {summary['corr']:.4f}  (pooled {summary['corr_pooled']:.4f}, "
+        f"lambda {summary['lambda']:g})"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m brainenc.evaluation",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    baseline = commands.add_parser("baseline", help="trial-average baselines and oracle")
-    baseline.add_argument("mouse_dir", type=Path, help="built mouse folder <root>/<mouse_id>")
-    baseline.add_argument("--clip", type=int, default=0, help="clip of the sample-based approach")
-    baseline.add_argument("--split", default="test", choices=SPLITS)
-    baseline.add_argument(
-        "--skip",
-        type=int,
-        default=DEFAULT_SKIP,
-        help="frames left out at each clip start (24 at least)",
-    )
-    baseline.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
-    args = parser.parse_args(argv)
+    helps = {
+        "references": "every reference predictor with its fraction of the noise ceiling",
+        "ridge": "the ridge reference alone: chosen lambda, validation curve, score",
+        "baseline": "trial-average baselines and oracle",
+    }
+    for name, text in helps.items():
+        command = commands.add_parser(name, help=text)
+        command.add_argument("mouse_dir", type=Path, help="built mouse folder <root>/<mouse_id>")
+        command.add_argument("--split", default="test", choices=SPLITS)
+        command.add_argument(
+            "--skip",
+            type=int,
+            default=DEFAULT_SKIP,
+            help="frames left out at each clip start (24 at least)",
+        )
+        command.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+        if name == "references":
+            command.add_argument("--no-ridge", action="store_true", help="skip the ridge fit")
+        if name == "baseline":
+            command.add_argument(
+                "--clip", type=int, default=0, help="clip of the sample-based approach"
+            )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
     try:
-        summary = baseline_summary(MouseFolder(args.mouse_dir), args.clip, args.split, args.skip)
+        mouse = MouseFolder(args.mouse_dir)
+        if args.command == "references":
+            summary = reference_scores(mouse, args.split, args.skip, not args.no_ridge).as_dict()
+            show = _print_references
+        elif args.command == "ridge":
+            summary, show = ridge_summary(mouse, args.split, args.skip), _print_ridge
+        else:
+            summary = baseline_summary(mouse, args.clip, args.split, args.skip)
+            show = _print_summary
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    _print_summary(summary)
+    show(summary)
     if args.json is not None:
         write_json_atomic(args.json, summary)
     return 0

@@ -9,6 +9,8 @@ Array level (responses of one clip ``(R, N, T)``): :func:`trial_average`,
 - :func:`sample_baseline`: the seed's sample-based approach (one clip of each movie against each
   test repeat).
 - :func:`jackknife_oracle`: every sample predicted by the mean of all other repeats of its clip.
+- :func:`stimulus_blind_control`: every sample predicted by the same per-frame profile, the mean
+  training response at each frame index of a clip; it ignores which clip is shown.
 """
 
 from __future__ import annotations
@@ -160,13 +162,33 @@ def trial_average_baseline(
         )
         return RepeatAverageResult(split, indices, None, None, {}, reason, unseen)
     averages = {key: clip_trial_average(mouse, *key, split=reference_split) for key in clip_keys}
-    predictions = np.stack(
-        [
-            averages[(str(mouse.trials.movie[i]), int(mouse.trials.clip[i]))]
-            for i in indices.tolist()
-        ]
-    )
-    return scored_result(mouse, split, indices, predictions, skip)
+    return scored_result(mouse, split, indices, predict_by_clip(mouse, indices, averages), skip)
+
+
+def clip_key(mouse: MouseFolder, index: int) -> tuple[str, int]:
+    """``(movie, clip)`` of sample ``index``."""
+    return str(mouse.trials.movie[index]), int(mouse.trials.clip[index])
+
+
+def average_by_clip(
+    mouse: MouseFolder, indices: np.ndarray, values: np.ndarray
+) -> dict[tuple[str, int], np.ndarray]:
+    """Mean of per-sample ``values`` ``(S, ...)`` over the samples of each ``(movie, clip)``.
+
+    ``indices`` ``(S,)`` names the sample of each row of ``values``.
+    """
+    keys = [clip_key(mouse, int(index)) for index in indices]
+    return {
+        key: np.mean([row for row, k in zip(values, keys, strict=True) if k == key], axis=0)
+        for key in dict.fromkeys(keys)
+    }
+
+
+def predict_by_clip(
+    mouse: MouseFolder, indices: np.ndarray, averages: dict[tuple[str, int], np.ndarray]
+) -> np.ndarray:
+    """Stack the ``(N, T)`` prediction of each sample's clip: ``(S, N, T)``."""
+    return np.stack([averages[clip_key(mouse, int(index))] for index in indices])
 
 
 @dataclass(frozen=True)
@@ -231,4 +253,39 @@ def jackknife_oracle(
         rows = np.searchsorted(indices, repeats)
         in_split = (rows < indices.size) & (indices[np.minimum(rows, indices.size - 1)] == repeats)
         predictions[rows[in_split]] = others[in_split]
+    return scored_result(mouse, split, indices, predictions, skip)
+
+
+def mean_profile(mouse: MouseFolder, indices: np.ndarray) -> np.ndarray:
+    """Mean response at each frame index over the given samples, ``(N, T)`` float64."""
+    total = np.zeros((mouse.num_neurons, mouse.num_frames))
+    for index in np.asarray(indices).tolist():
+        total += mouse.responses(index)
+    return total / len(indices)
+
+
+def stimulus_blind_control(
+    folder: MouseFolder | str | Path,
+    split: str = "test",
+    skip: int = DEFAULT_SKIP,
+    reference_split: str = "train",
+) -> RepeatAverageResult:
+    """Predict every sample of ``split`` by the same per-frame profile, ignoring the stimulus.
+
+    The profile is :func:`mean_profile` over every ``reference_split`` sample (all clips and
+    repeats): per neuron, the mean response at each frame index of a clip. It captures what is
+    common to all clips (e.g. responses to the clip onset) and nothing about the clip shown;
+    scored like the model on the same samples and frames as the baseline.
+    """
+    mouse = _as_folder(folder)
+    indices = mouse.select(split=split)
+    if indices.size == 0:
+        raise ValueError(f"{mouse.path}: no samples in split {split!r}")
+    references = mouse.select(split=reference_split)
+    if references.size == 0:
+        raise ValueError(
+            f"{mouse.path}: no samples in split {reference_split!r} to average the profile over"
+        )
+    profile = mean_profile(mouse, references)
+    predictions = np.broadcast_to(profile, (indices.size, *profile.shape))
     return scored_result(mouse, split, indices, predictions, skip)

@@ -1,4 +1,4 @@
-"""Noise ceiling of an in-silico mouse: its noise-free signal scored as if it were a prediction.
+"""Noise ceiling and stimulus-locked truth of an in-silico mouse, scored as if they were predictions.
 
 A simulated session ``<id>.nwb`` has ``<id>.truth.npz`` beside it (``brainenc.insilico``):
 ``truth`` ``(N, T)``, the noise-free corrected fluorescence of every ROI in the NWB file's order
@@ -6,6 +6,11 @@ on the two-photon clock. The noise ceiling is the score of that signal against t
 responses of a built mouse folder, computed exactly like the model and the baselines: the same
 samples, the same scored frames and the same metric code
 (:func:`~brainenc.evaluation.scoring.score_predictions`).
+
+The stimulus-locked truth (:func:`stimulus_locked_truth`) predicts each sample by the noise-free
+signal averaged over every repeat of its ``(movie, clip)`` in the folder, whatever their split:
+the part of the signal that the stimulus alone determines, i.e. the best any behaviour-blind model
+can do. The noise ceiling also credits the behaviour-driven part of each trial's signal.
 
 Each sample is traced back to its frames with the builder's own code: the session named in
 ``manifest.json`` (``sources``) is read through allensdk by ``brainenc.data.allen``, and a sample
@@ -33,7 +38,13 @@ import numpy as np
 from brainenc.data.alignment import clip_frames
 from brainenc.data.config import BuildConfig
 from brainenc.data.layout import load_array, read_manifest, read_statistics
-from brainenc.evaluation.baseline import RepeatAverageResult, scored_result
+from brainenc.evaluation.baseline import (
+    RepeatAverageResult,
+    average_by_clip,
+    clip_key,
+    predict_by_clip,
+    scored_result,
+)
 from brainenc.evaluation.metrics import DEFAULT_SKIP
 from brainenc.evaluation.mouse_folder import REBUILD_HINT, MouseFolder
 
@@ -50,7 +61,8 @@ class NoiseCeiling(RepeatAverageResult):
     """Score of the noise-free signal against the recorded responses of one split.
 
     The fields of :class:`~brainenc.evaluation.baseline.RepeatAverageResult` (``predictions``
-    is the noise-free signal of each sample, normalised like the responses; ``scores`` is never
+    is the noise-free signal of each sample, normalised like the responses, or for the
+    stimulus-locked truth its mean over the repeats of the sample's clip; ``scores`` is never
     None), plus ``truth_files``: the ``.truth.npz`` files used, one per session.
     """
 
@@ -265,10 +277,72 @@ def noise_ceiling(
     NoNoiseFreeSignalError
         When a session has no noise-free signal (real Allen data), naming where it looked.
     """
+    mouse, indices = _split_samples(mouse, split)
+    clips, paths = noise_free_clips(mouse, indices, sessions)
+    return _ceiling(mouse, split, indices, clips, paths, skip)
+
+
+def _split_samples(
+    mouse: MouseFolder | str | Path, split: str | None
+) -> tuple[MouseFolder, np.ndarray]:
     mouse = mouse if isinstance(mouse, MouseFolder) else MouseFolder(mouse)
     indices = mouse.select(split=split)
     if indices.size == 0:
         raise ValueError(f"{mouse.path}: no samples in split {split!r}")
-    clips, paths = noise_free_clips(mouse, indices, sessions)
+    return mouse, indices
+
+
+def _ceiling(
+    mouse: MouseFolder,
+    split: str | None,
+    indices: np.ndarray,
+    clips: np.ndarray,
+    paths: tuple[Path, ...],
+    skip: int,
+) -> NoiseCeiling:
     result = scored_result(mouse, split, indices, clips, skip)
     return NoiseCeiling(split, indices, clips, result.scores, result.per_repeat, truth_files=paths)
+
+
+def noise_free_references(
+    mouse: MouseFolder | str | Path,
+    split: str | None = "test",
+    skip: int = DEFAULT_SKIP,
+    sessions: Mapping[int, str | Path] | None = None,
+) -> tuple[NoiseCeiling, NoiseCeiling]:
+    """The noise ceiling and the stimulus-locked truth of ``split``, from one read of the sessions.
+
+    Parameters are those of :func:`noise_ceiling`.
+
+    Returns
+    -------
+    ceiling, truth
+        :func:`noise_ceiling` and :func:`stimulus_locked_truth` of the same samples.
+    """
+    mouse, indices = _split_samples(mouse, split)
+    keys = set(mouse.clip_keys(indices))
+    sources = np.array(
+        [i for i in range(mouse.num_samples) if clip_key(mouse, i) in keys], dtype=np.int64
+    )
+    clips, paths = noise_free_clips(mouse, sources, sessions)
+    own = clips[np.searchsorted(sources, indices)]
+    ceiling = _ceiling(mouse, split, indices, own, paths, skip)
+    locked = predict_by_clip(mouse, indices, average_by_clip(mouse, sources, clips))
+    return ceiling, _ceiling(mouse, split, indices, locked, paths, skip)
+
+
+def stimulus_locked_truth(
+    mouse: MouseFolder | str | Path,
+    split: str | None = "test",
+    skip: int = DEFAULT_SKIP,
+    sessions: Mapping[int, str | Path] | None = None,
+) -> NoiseCeiling:
+    """Score the repeat-averaged noise-free signal of each clip against the recorded ``split``.
+
+    Each sample is predicted by the mean of the noise-free signal (normalised like the
+    responses) over every repeat of its ``(movie, clip)`` in the folder, all splits included;
+    scored like a model. ``predictions`` of the result hold these clip averages.
+
+    Parameters and errors are those of :func:`noise_ceiling`.
+    """
+    return noise_free_references(mouse, split, skip, sessions)[1]

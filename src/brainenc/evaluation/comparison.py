@@ -4,6 +4,11 @@ Hyper-parameters come from each run's ``config_resolved.yaml`` (``peft.r``, ``pe
 ``peft.target_modules`` or ``peft.name``, ``optim.optimizer.lr``, ``optim.name``,
 ``trainer.max_epochs``), scores from ``metrics.json``, the trainable share from
 ``trainable.json``. Absent values print as "–" (head-only and full runs have no LoRA rank).
+
+Below the runs, rows marked "ref" give the reference predictors of
+:mod:`brainenc.evaluation.references` (``references`` in ``metrics.json``; one block per distinct
+set when runs were scored on different data), each with its fraction of the noise ceiling, as is
+every run's test score. Runs older than the references show their baseline only.
 """
 
 from __future__ import annotations
@@ -18,7 +23,15 @@ from typing import Any
 
 from brainenc.atomic_files import write_text_atomic
 from brainenc.evaluation.baseline import UNSEEN_REASON
+from brainenc.evaluation.comparison_references import ReferenceRow, reference_rows
 from brainenc.evaluation.figures import plot_training_curves
+from brainenc.evaluation.references import (
+    CEILING,
+    PREDICTORS,
+    Reference,
+    fraction_of_ceiling,
+    read_references,
+)
 from brainenc.evaluation.run_dirs import (
     RunRecord,
     config_value,
@@ -28,6 +41,8 @@ from brainenc.evaluation.run_dirs import (
 )
 
 MISSING = "–"
+TIE_TOLERANCE = 5e-4
+"""Validation scores closer than this to the best (equal to 3 decimals) tie with it."""
 ALL_TARGETS = frozenset({"fused_linear", "attn_out", "ff_out.2"})
 
 
@@ -47,7 +62,15 @@ class ComparisonRow:
     test_corr: float | None
     baseline: float | None
     baseline_note: str | None
+    references: dict[str, Reference] | None = None
     best: bool = False
+    tied: bool = False
+
+    @property
+    def fraction_of_ceiling(self) -> float | None:
+        """Test score over the noise ceiling of the run's references (in-silico data)."""
+        ceiling = None if self.references is None else self.references[CEILING].corr
+        return fraction_of_ceiling(self.test_corr, ceiling)
 
     @property
     def gain(self) -> float | None:
@@ -114,15 +137,31 @@ def comparison_row(record: RunRecord, name: str) -> ComparisonRow:
         test_corr=_number(metrics.get("test/corr")),
         baseline=baseline,
         baseline_note=note,
+        references=read_references(metrics),
     )
 
 
 def comparison_rows(records: Sequence[RunRecord], names: Sequence[str]) -> list[ComparisonRow]:
-    """Rows sorted by validation score (best first, runs without one last); best marked."""
+    """Rows sorted by validation score (best first, runs without one last).
+
+    A unique best run is marked ``best``; runs within :data:`TIE_TOLERANCE` of the best are
+    marked ``tied`` instead, and none is best.
+    """
     rows = [comparison_row(record, name) for record, name in zip(records, names, strict=True)]
     rows.sort(key=lambda row: (row.val_corr is None, -(row.val_corr or 0.0)))
-    if rows and rows[0].val_corr is not None:
+    if not rows or rows[0].val_corr is None:
+        return rows
+    top = rows[0].val_corr
+    tied = [
+        i
+        for i, row in enumerate(rows)
+        if row.val_corr is not None and top - row.val_corr < TIE_TOLERANCE
+    ]
+    if len(tied) == 1:
         rows[0] = replace(rows[0], best=True)
+    else:
+        for i in tied:
+            rows[i] = replace(rows[i], tied=True)
     return rows
 
 
@@ -140,6 +179,7 @@ HEADER = (
     "test corr",
     "baseline",
     "gain",
+    "of ceiling",
 )
 
 
@@ -152,8 +192,9 @@ def _markdown_cells(position: int, row: ComparisonRow) -> list[str]:
     if row.baseline is None and row.baseline_note:
         baseline = f"n/a ({row.baseline_note})"
     gain = MISSING if row.gain is None else f"{row.gain:+.4f}"
+    marker = " ★" if row.best else " (tie)" if row.tied else ""
     return [
-        f"{position} ★" if row.best else str(position),
+        f"{position}{marker}",
         row.run,
         _cell(row.lora_rank),
         _cell(row.lora_alpha, "g"),
@@ -166,14 +207,30 @@ def _markdown_cells(position: int, row: ComparisonRow) -> list[str]:
         _cell(row.test_corr, ".4f"),
         baseline,
         gain,
+        _cell(row.fraction_of_ceiling, ".3f"),
     ]
 
 
+def _reference_cells(row: ReferenceRow, runs: list[str] | None) -> list[str]:
+    label = row.label if runs is None else f"{row.label} [{', '.join(runs)}]"
+    score = row.reference.corr
+    corr = f"n/a ({row.reference.reason})" if score is None else f"{score:.4f}"
+    gain = MISSING if row.gain is None else f"{row.gain:+.4f}"
+    fraction = fraction_of_ceiling(score, row.ceiling)
+    return ["ref", label, *[MISSING] * 8, corr, MISSING, gain, _cell(fraction, ".3f")]
+
+
 def to_markdown(rows: Sequence[ComparisonRow]) -> str:
-    """Markdown table; the best run (highest validation score) is marked ★."""
+    """Markdown table: runs (a unique best validation score marked ★, ties marked), then the
+    reference predictors ("ref" rows; one block per distinct set, labelled with its runs)."""
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for position, row in enumerate(rows, start=1):
         lines.append("| " + " | ".join(_markdown_cells(position, row)) + " |")
+    blocks = reference_rows(rows)
+    for runs, block in blocks:
+        for reference in block:
+            cells = _reference_cells(reference, runs if len(blocks) > 1 else None)
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -181,7 +238,14 @@ LEGEND = (
     "Scores are mean single-trial correlations on the scored frames (validation: the model "
     "selection metric; test: the selected checkpoint). Baseline: each test sample predicted by "
     "the mean of the training repeats of its clip, scored on the same frames; gain = test - "
-    "baseline. ★ marks the best validation score.\n"
+    "baseline. ★ marks a unique best validation score; (tie) marks runs within 0.0005 of the "
+    'best (equal to 3 decimals), when no run is best. "ref" rows score reference predictors '
+    "on the same test samples and frames: the baseline; a stimulus-blind control (the mean "
+    "training response at each frame index, the same for every sample); a ridge regression on "
+    "pooled video and behaviour; for in-silico mice, the stimulus-locked truth (noise-free "
+    "signal averaged over the repeats of each clip: the best a behaviour-blind model can do) "
+    'and the noise ceiling (each trial\'s noise-free signal). "of ceiling" = test score / '
+    "noise ceiling.\n"
 )
 
 CSV_FIELDS = (
@@ -199,17 +263,34 @@ CSV_FIELDS = (
     "baseline",
     "baseline_note",
     "gain",
+    "fraction_of_ceiling",
     "best",
+    "tied",
+    *(f"reference_{name}" for name in PREDICTORS),
 )
 
 
 def to_csv(rows: Sequence[ComparisonRow]) -> str:
-    """CSV with raw numbers (empty when absent), a ``gain`` and a ``best`` column."""
+    """CSV with raw numbers (empty when absent), one row per run.
+
+    Besides the table's columns: ``best``, ``tied`` and ``reference_<predictor>``, the test
+    score of each of the run's reference predictors (empty when not recorded or not defined).
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_FIELDS)
     for position, row in enumerate(rows, start=1):
-        values = {**vars(row), "position": position, "gain": row.gain}
+        references = {
+            f"reference_{name}": None if row.references is None else row.references[name].corr
+            for name in PREDICTORS
+        }
+        values = {
+            **vars(row),
+            **references,
+            "position": position,
+            "gain": row.gain,
+            "fraction_of_ceiling": row.fraction_of_ceiling,
+        }
         writer.writerow(["" if values[field] is None else values[field] for field in CSV_FIELDS])
     return buffer.getvalue()
 
@@ -247,8 +328,8 @@ def dataset_warning(records: Sequence[RunRecord], names: Sequence[str]) -> str |
     listing = "; ".join(f"{root}: {', '.join(runs)}" for root, runs in roots.items())
     return (
         f"Warning: these runs were scored on {len(roots)} different datasets ({listing}). "
-        "Scores and baselines compare only within one dataset; ★ is the best validation score "
-        "over all of them."
+        "Scores, baselines and references compare only within one dataset; ★ is the best "
+        "validation score over all of them."
     )
 
 

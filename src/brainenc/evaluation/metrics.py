@@ -50,6 +50,16 @@ DEFINITIONS = {
     "repeats of the same clip",
     "oracle": "jackknife oracle: each sample is predicted by the mean of all other repeats of "
     "the same clip (the ceiling of repeat averaging)",
+    "stimulus_blind": "stimulus-blind control: every sample is predicted by the same per-frame "
+    "profile, the mean training response at each frame index of a clip (no stimulus)",
+    "ridge": "ridge reference: linear model of the video average-pooled to 9x16, behaviour and "
+    "pupil centre in 5 causal lag bins of 3 frames (t-14..t), fitted on the training split, "
+    "penalty chosen by validation corr",
+    "stimulus_locked_truth": "stimulus-locked truth (in-silico): each sample is predicted by the "
+    "noise-free signal averaged over every repeat of its clip (the best behaviour-blind model)",
+    "noise_ceiling": "noise ceiling (in-silico): each sample is predicted by its own noise-free "
+    "signal",
+    "fraction_of_ceiling": "corr / noise ceiling corr, on the same samples and frames",
 }
 """Plain-language definitions of every metric name, stored beside the values in metrics.json."""
 

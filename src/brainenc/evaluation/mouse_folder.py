@@ -4,6 +4,8 @@ Reads the folder contract of docs/design.md directly with NumPy (memory-mapped r
 scoring needs neither torch nor the dataset builder::
 
     <root>/<mouse_id>/data/responses/<i>.npy      float32 (N, T)
+    <root>/<mouse_id>/data/videos/<i>.npy         float32 (1, T, H, W)
+    <root>/<mouse_id>/data/{behavior,pupil_center}/<i>.npy   float32 (2, T)
     <root>/<mouse_id>/meta/trials/{movie,clip,repeat,split}.npy
     <root>/<mouse_id>/meta/session/max_projection.npy, meta/neurons/roi_pixel_centers.npy
     <root>/<mouse_id>/manifest.json
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from brainenc.data.layout import FOLDERS
 
 SPLITS = ("train", "validation", "test")
 REBUILD_HINT = "rebuild it with `python -m brainenc.data.build`"
@@ -85,17 +89,33 @@ class MouseFolder:
     def num_samples(self) -> int:
         return len(self.trials.split)
 
-    def responses(self, index: int) -> np.ndarray:
-        """Memory-mapped responses ``(N, T)`` of sample ``index``."""
-        path = self.path / "data" / "responses" / f"{index}.npy"
+    def _sample_array(self, name: str, index: int, layout: str) -> np.ndarray:
+        """Memory-mapped array ``name`` (a key of the builder's ``FOLDERS``) of one sample."""
+        path = self.path / "data" / FOLDERS[name] / f"{index}.npy"
         if not path.is_file():
             raise FileNotFoundError(
                 f"missing {path} (the trials table lists {self.num_samples} samples); {REBUILD_HINT}"
             )
         values = np.load(path, mmap_mode="r", allow_pickle=False)
-        if values.ndim != 2:
-            raise ValueError(f"{path}: expected responses (neurons, frames), found {values.shape}")
+        if values.ndim != layout.count(",") + 1:
+            raise ValueError(f"{path}: expected {name} {layout}, found shape {values.shape}")
         return values
+
+    def responses(self, index: int) -> np.ndarray:
+        """Memory-mapped responses ``(N, T)`` of sample ``index`` (stored normalised)."""
+        return self._sample_array("responses", index, "(neurons, frames)")
+
+    def video(self, index: int) -> np.ndarray:
+        """Memory-mapped video ``(1, T, H, W)`` of sample ``index`` (stored normalised)."""
+        return self._sample_array("video", index, "(1, frames, height, width)")
+
+    def behavior(self, index: int) -> np.ndarray:
+        """Memory-mapped behaviour ``(2, T)`` [pupil size, running speed] (stored normalised)."""
+        return self._sample_array("behavior", index, "(2, frames)")
+
+    def pupil_center(self, index: int) -> np.ndarray:
+        """Memory-mapped pupil centre ``(2, T)`` [x, y] of sample ``index`` (stored normalised)."""
+        return self._sample_array("pupil_center", index, "(2, frames)")
 
     def stack_responses(self, indices: np.ndarray) -> np.ndarray:
         """Responses of the given samples, ``(S, N, T)`` float32 (read into memory)."""

@@ -3,6 +3,7 @@
 Examples::
 
     python -m brainenc.insilico --out outputs/insilico --scale demo
+    python -m brainenc.insilico --out outputs/insilico_clean --scale demo --profile clean
     python -m brainenc.insilico --out /tmp/cache --scale test --mice A,B --seed 3 \\
         --set noise_std=2 --set B.eye_tracking=false
 """
@@ -18,7 +19,14 @@ from typing import Any
 
 from brainenc.insilico.cache import write_cache
 from brainenc.insilico.config import ConfigError, SessionConfig
-from brainenc.insilico.presets import MOUSE_PRESETS, SCALE_PRESETS, parse_override, session_config
+from brainenc.insilico.presets import (
+    DEFAULT_PROFILE,
+    MOUSE_PRESETS,
+    PROFILE_PRESETS,
+    SCALE_PRESETS,
+    parse_override,
+    session_config,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="cache directory to write")
     parser.add_argument("--scale", default="full", help=f"size preset: {', '.join(SCALE_PRESETS)}")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    parser.add_argument(
+        "--profile",
+        default=DEFAULT_PROFILE,
+        help=f"activity profile: {', '.join(PROFILE_PRESETS)} (default {DEFAULT_PROFILE}); "
+        "clean = no non-stimulus activity, every neuron visually responsive",
+    )
     parser.add_argument(
         "--mice", default="A,B,C", help=f"comma-separated mice among {', '.join(MOUSE_PRESETS)}"
     )
@@ -46,9 +60,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def build_configs(
-    scale: str, seed: int, mice: list[str], overrides: list[str]
+    scale: str,
+    seed: int,
+    mice: list[str],
+    overrides: list[str],
+    profile: str = DEFAULT_PROFILE,
 ) -> list[SessionConfig]:
-    """The configs of ``mice`` at ``scale`` with ``[MOUSE.]KEY=VALUE`` overrides applied."""
+    """The configs of ``mice`` at ``scale`` and ``profile`` with ``[MOUSE.]KEY=VALUE`` overrides."""
     shared: dict[str, Any] = {}
     per_mouse: dict[str, dict[str, Any]] = {mouse: {} for mouse in mice}
     for text in overrides:
@@ -62,7 +80,7 @@ def build_configs(
             key, value = parse_override(text)
             shared[key] = value
     return [
-        session_config(mouse, scale, seed, **{**shared, **values})
+        session_config(mouse, scale, seed, profile, **{**shared, **values})
         for mouse, values in per_mouse.items()
     ]
 
@@ -71,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     mice = [m.strip() for m in args.mice.split(",") if m.strip()]
     try:
-        configs = build_configs(args.scale, args.seed, mice, args.overrides)
+        configs = build_configs(args.scale, args.seed, mice, args.overrides, args.profile)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -48,7 +48,24 @@ class SessionConfig:
     session_frames
         Total 2p frames; None = exactly what the epochs need.
     noise_std
-        Recording-noise sd in dF/F units (fraction of the baseline fluorescence).
+        Recording-noise sd in dF/F units (fraction of the baseline fluorescence); white noise.
+    responsive_fraction
+        Fraction of neurons (in [0, 1]) that respond to visual stimuli; the others carry only
+        non-stimulus activity and behavioural modulation (`population`).
+    spontaneous_rate_hz
+        Median spontaneous firing rate in Hz (>= 0), log-normal across neurons (`activity`).
+    latent_sd
+        sd (natural-log units, >= 0) of the excitability fluctuations that multiply each neuron's
+        rate (`activity`); 0 turns them off.
+    latent_shared_fraction
+        Fraction (in [0, 1]) of the excitability variance shared through the latent processes.
+    latent_count
+        Number of shared latent processes (>= 1).
+    latent_behavior_correlation
+        Correlation (in [0, 1)) of the first shared latent with the z-scored log pupil area.
+    drift_sd
+        sd of the slow baseline drift (time constant 3 min) as a fraction of the baseline
+        fluorescence (in [0, 0.3]).
     poisson_spikes
         Calcium from Poisson spike counts (True) or from the expected rates (False).
     stimulus_code
@@ -90,9 +107,16 @@ class SessionConfig:
     lead_frames: int = 735
     tail_frames: int = 240
     session_frames: int | None = None
-    # generative model
+    # generative model (defaults: the ``realistic`` profile, see `presets.PROFILE_PRESETS`)
     seed: int = 0
     noise_std: float = 0.1
+    responsive_fraction: float = 0.4
+    spontaneous_rate_hz: float = 2.0
+    latent_sd: float = 1.45
+    latent_shared_fraction: float = 0.3
+    latent_count: int = 8
+    latent_behavior_correlation: float = 0.5
+    drift_sd: float = 0.05
     poisson_spikes: bool = True
     stimulus_code: bool = False
     # fault injection
@@ -243,6 +267,7 @@ def _validate(c: SessionConfig) -> None:
         c.noise_std,
     )
     _require(c.seed >= 0, "seed", "a non-negative integer", c.seed)
+    _check_activity(c)
     bad = [i for i in c.nan_neurons if not 0 <= i < c.n_neurons]
     _require(not bad, "nan_neurons", f"neuron indices in 0..{c.n_neurons - 1}", bad)
     _require(
@@ -253,4 +278,62 @@ def _validate(c: SessionConfig) -> None:
     )
     _require(
         c.dff_length_offset in (-1, 0, 1), "dff_length_offset", "-1, 0 or 1", c.dff_length_offset
+    )
+
+
+MAX_DRIFT_SD = 0.3
+MAX_LATENT_SD = 3.0
+MAX_LATENT_COUNT = 32
+
+
+def _within(value: float, low: float, high: float, high_open: bool = False) -> bool:
+    upper = value < high if high_open else value <= high
+    return math.isfinite(value) and low <= value and upper
+
+
+def _check_activity(c: SessionConfig) -> None:
+    """Settings of the visual responsiveness and the non-stimulus activity."""
+    _require(
+        _within(c.responsive_fraction, 0.0, 1.0),
+        "responsive_fraction",
+        "a fraction of neurons in [0, 1]",
+        c.responsive_fraction,
+    )
+    _require(
+        math.isfinite(c.spontaneous_rate_hz) and c.spontaneous_rate_hz >= 0,
+        "spontaneous_rate_hz",
+        "a finite, non-negative rate in Hz",
+        c.spontaneous_rate_hz,
+    )
+    _require(
+        _within(c.latent_sd, 0.0, MAX_LATENT_SD),
+        "latent_sd",
+        f"an sd of the log excitability in [0, {MAX_LATENT_SD}] (natural-log units)",
+        c.latent_sd,
+        "0 turns the excitability fluctuations off",
+    )
+    _require(
+        _within(c.latent_shared_fraction, 0.0, 1.0),
+        "latent_shared_fraction",
+        "a fraction of the excitability variance in [0, 1]",
+        c.latent_shared_fraction,
+    )
+    _require(
+        1 <= c.latent_count <= MAX_LATENT_COUNT,
+        "latent_count",
+        f"1..{MAX_LATENT_COUNT} shared latent processes",
+        c.latent_count,
+    )
+    _require(
+        _within(c.latent_behavior_correlation, 0.0, 1.0, high_open=True),
+        "latent_behavior_correlation",
+        "a correlation in [0, 1)",
+        c.latent_behavior_correlation,
+        "1 would make the first shared latent a copy of the pupil signal",
+    )
+    _require(
+        _within(c.drift_sd, 0.0, MAX_DRIFT_SD),
+        "drift_sd",
+        f"a baseline-drift sd in [0, {MAX_DRIFT_SD}] (fraction of the baseline fluorescence)",
+        c.drift_sd,
     )

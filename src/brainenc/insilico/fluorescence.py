@@ -8,21 +8,25 @@ For neuron ``i`` (times ``t`` in s from the first 2p frame, ``T_s`` the session 
   ``kappa`` ~ U(0.02, 0.08).
 * noise-free corrected fluorescence (saved as the truth):
   ``F(t) = F0(t) (1 + A ca(t) / (1 + ca(t) / 30))``, ``A`` ~ 0.12 dF/F per spike (log-normal),
-  saturating for bursts of more than ~30 spikes, with ``ca`` the calcium of the rates themselves.
+  saturating for bursts of more than ~30 spikes, with ``ca`` the calcium of the expected rates
+  given the stimulus and the behaviour (`population.firing_rates`: the non-stimulus activity of
+  `activity` that behaviour does not explain is averaged out).
 * spiking (``poisson_spikes``): the recorded calcium comes from spike counts drawn per frame,
-  ``n(t) ~ Poisson(r(t) dt)``, convolved with the same kernel; the truth is the trace of the
-  expected calcium (the saturation makes it differ slightly from the expected recorded trace).
+  ``n(t) ~ Poisson(r(t) dt)`` of the actual rates, convolved with the same kernel; the truth is
+  the trace of the expected calcium (the saturation makes it differ slightly from the expected
+  recorded trace). Without spiking the recorded calcium is that of the actual rates.
 * neuropil: ``Np(t) = Np0 (1 - kappa t / T_s) (1 + 0.5 P(t)) + N(0, 0.02 Np0)``, ``P`` the
-  population mean of ``A ca`` smoothed over 0.5 s, ``Np0 = F0 U(0.6, 1.0)``; contamination
-  coefficient ``r`` ~ N(0.7, 0.08) clipped to [0.3, 1].
-* recorded: ``demixed = F_rec + eps + r Np``, ``F_rec`` as ``F`` but from the spiking calcium,
-  with white noise ``eps ~ N(0, sigma_i^2)``, ``sigma_i = noise_std * m_i * F0`` (``noise_std`` is
-  the noise sd in dF/F units, ~ shot noise at 30 Hz) and ``m_i`` ~ log-normal(0, 0.3) (per-neuron
-  brightness / expression). Hence ``demixed - r Np = F_rec + eps`` is what allensdk's
-  ``get_corrected_fluorescence_traces`` returns; without spiking its expected correlation with
-  ``F`` is ``sd(F) / sqrt(sd(F)^2 + sigma_i^2)``. The raw ROI trace equals the demixed one (no
-  overlapping ROIs to demix).
-* dF/F: ``(F_rec + eps - F0(t)) / F0(t)``, using the known baseline.
+  population mean of ``A ca`` of the actual rates smoothed over 0.5 s, ``Np0 = F0 U(0.6, 1.0)``;
+  contamination coefficient ``r`` ~ N(0.7, 0.08) clipped to [0.3, 1].
+* recorded: ``demixed = F_rec + eps + r Np``, ``F_rec = F0(t) (1 + d(t)) (1 + A ca_rec / (1 +
+  ca_rec / 30))`` from the spiking calcium ``ca_rec`` and the slow baseline drift ``d`` of
+  `activity` (0 without it), with white recording noise ``eps ~ N(0, sigma_i^2)``, ``sigma_i =
+  noise_std * m_i * F0`` (``noise_std`` is the noise sd in dF/F units, ~ shot noise at 30 Hz) and
+  ``m_i`` ~ log-normal(0, 0.3) (per-neuron brightness / expression). Hence ``demixed - r Np =
+  F_rec + eps`` is what allensdk's ``get_corrected_fluorescence_traces`` returns; without spiking,
+  drift or non-stimulus activity its expected correlation with ``F`` is ``sd(F) / sqrt(sd(F)^2 +
+  sigma_i^2)``. The raw ROI trace equals the demixed one (no overlapping ROIs to demix).
+* dF/F: ``(F_rec + eps - F0(t)) / F0(t)``, using the known baseline (so the drift stays in it).
 
 Stimulus-code mode replaces ``F`` by the code of the frame on screen (`stimulus_code`), with no
 noise; neuropil is rounded to integers and ``r`` to multiples of 1/64 so that
@@ -133,6 +137,8 @@ def fluorescence_traces(
     code: np.ndarray | None = None,
     nan_neurons: tuple[int, ...] = (),
     dff_length_offset: int = 0,
+    expected_rates: np.ndarray | None = None,
+    drift: np.ndarray | None = None,
 ) -> Traces:
     """Build every fluorescence trace (see the module docstring).
 
@@ -157,15 +163,23 @@ def fluorescence_traces(
         Rows made all-NaN in the recorded traces (the truth keeps its values).
     dff_length_offset
         -1, 0 or 1: dF/F is stored that many samples longer than the fluorescence traces.
+    expected_rates
+        (N, T) rates in Hz expected given the stimulus and the behaviour, for the truth; None:
+        ``rates`` (no non-stimulus activity).
+    drift
+        (N, T) relative baseline drift ``d`` of the recorded traces (`activity.baseline_drift`);
+        None: none.
     """
     n, t = rates.shape
     elapsed = (timestamps - timestamps[0]) / max(timestamps[-1] - timestamps[0], 1e-9)
-    drift = 1.0 - optics.bleach[:, None] * elapsed[None, :]
-    f0 = optics.baseline[:, None] * drift
+    bleaching = 1.0 - optics.bleach[:, None] * elapsed[None, :]
+    f0 = optics.baseline[:, None] * bleaching
     dt = float(np.median(np.diff(timestamps)))
-    expected = _dff(rates, optics, dt)
-    population = ndimage.gaussian_filter1d(expected.mean(axis=0), 0.5 / dt)
-    neuropil = optics.neuropil_baseline[:, None] * drift * (1 + 0.5 * population[None, :])
+    actual = _dff(rates, optics, dt)
+    same = expected_rates is None or expected_rates is rates
+    expected = actual if same else _dff(expected_rates, optics, dt)
+    population = ndimage.gaussian_filter1d(actual.mean(axis=0), 0.5 / dt)
+    neuropil = optics.neuropil_baseline[:, None] * bleaching * (1 + 0.5 * population[None, :])
     neuropil += rng.normal(0.0, 1.0, (n, t)) * 0.02 * optics.neuropil_baseline[:, None]
     r = optics.neuropil_r.copy()
     if code is not None:
@@ -176,9 +190,10 @@ def fluorescence_traces(
         dff = truth.copy()
     else:
         truth = f0 * (1 + expected)
-        recorded = _dff(rng.poisson(rates * dt) / dt, optics, dt) if poisson_spikes else expected
+        recorded = _dff(rng.poisson(rates * dt) / dt, optics, dt) if poisson_spikes else actual
         noise_sd = noise_std * optics.noise_scale * optics.baseline
-        corrected = f0 * (1 + recorded) + rng.standard_normal((n, t)) * noise_sd[:, None]
+        f0_recorded = f0 if drift is None else f0 * (1.0 + drift)
+        corrected = f0_recorded * (1 + recorded) + rng.standard_normal((n, t)) * noise_sd[:, None]
         dff = (corrected - f0) / f0
     demixed = corrected + r[:, None] * neuropil
     rows = list(nan_neurons)

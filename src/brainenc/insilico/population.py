@@ -3,21 +3,30 @@
 For neuron ``i`` at 2p frame ``t`` (units: contrast, degrees, frames of ~33 ms, Hz):
 
 1. Spatial filters on the simulation screen (`retina`): a Gabor (75 %) or a difference of
-   Gaussians (25 %, ON or OFF). Centres follow retinotopy from the ROI position in the field of
-   view, ``(az, alt) = (az0, alt0) + M R (p_um - 200) + N(0, 4 deg)``, with magnification
-   ``M = 0.03 deg/um`` and a per-mouse rotation ``R``; envelope sd ~ 7 deg (log-normal),
-   Gabor spatial frequency ~ 0.04 cycles/deg (log-normal), random orientation and phase. A Gabor
-   has an even and an odd (quadrature) filter, both scaled to unit L2 norm; a DoG has only even.
+   Gaussians (25 %, ON or OFF). Centres follow one retinotopic rule shared by every mouse, from
+   the ROI position ``p = (x, y)`` in the field of view (um from its centre, image x to the
+   right, y down): ``az = c_az + M x``, ``alt = c_alt - M y``, plus a per-neuron scatter
+   ``N(0, 4 deg)``. The magnification ``M = 0.03 deg/um`` and the axes are those of mouse V1
+   with the image x axis running lateral -> medial (azimuth grows towards medial V1) and y
+   posterior -> anterior (altitude grows towards posterior V1). The centre ``(c_az, c_alt)`` is
+   the monitor centre (0, 0), as when the monitor is placed over the recorded patch's receptive
+   fields, plus a per-mouse placement jitter ``U(-3, 3) deg`` on each axis, so the populations of
+   every mouse see the same region of the screen. Envelope sd ~ 7 deg (log-normal), Gabor spatial
+   frequency ~ 0.04 cycles/deg (log-normal), random orientation and phase. A Gabor has an even and
+   an odd (quadrature) filter, both scaled to unit L2 norm; a DoG has only even.
 2. Linear drive ``s_e(t), s_o(t)``: projection of the eye-shifted retinal image (`retina`).
 3. Temporal filter: ``u(t) = sum_k kern_i(k) s(t - k)``, ``kern(k) = g(k; tau) - b g(k; 1.6 tau)``,
    ``g(k; a) = (k/a)^3 exp(-k/a)`` over 12 taps (~0.4 s), unit L2 norm.
 4. Energy / rectification: ``d = (1 - c) sqrt(2) [u_e]_+ + c sqrt(u_e^2 + u_o^2)``, complexity
    ``c`` ~ U(0, 1) for Gabors and 0 for DoGs; ``z = d / sd_movie(d)`` (sd over movie frames,
    saved as ``drive_scale``).
-5. Rate: ``r = G(t) r_max S(softplus(3 (z - theta)) / 3) + alpha r_max h(v) + r_base`` with the
-   saturation ``S(x) = x / (1 + x / 2)`` (so at most ``2 G r_max``, r_max ~ 8 Hz log-normal), the
-   gain ``G(t) = exp(beta_run h(v) + beta_pupil p(t))``, ``h(v) = tanh(v / 10 cm/s)`` of the
-   running speed and ``p(t)`` the z-scored log pupil area.
+5. Rate: ``r = (G(t) r_max w S(softplus(3 (z - theta)) / 3) + r_spont) g(t) + alpha r_max h(v)
+   + r_base`` with the saturation ``S(x) = x / (1 + x / 2)`` (so at most ``2 G r_max``, r_max ~
+   8 Hz log-normal), the gain ``G(t) = exp(beta_run h(v) + beta_pupil p(t))``, ``h(v) =
+   tanh(v / 10 cm/s)`` of the running speed and ``p(t)`` the z-scored log pupil area. ``w`` is 1
+   for visually responsive neurons (a fraction ``responsive_fraction`` of them, drawn at random)
+   and 0 for the others; ``r_spont`` (Hz) and the excitability gain ``g`` (mean 1) are the
+   non-stimulus activity of `activity` (``r_spont = 0``, ``g = 1`` without it).
 
 Calcium, fluorescence, neuropil and noise follow in `fluorescence`.
 """
@@ -28,18 +37,24 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from brainenc.insilico.activity import Excitability
 from brainenc.insilico.behavior import Behavior
 
 TEMPORAL_TAPS = 12
 FOV_UM = 400.0
 FOV_PX = 512
 MAGNIFICATION_DEG_PER_UM = 0.03
+# (azimuth, altitude) per um of field-of-view offset (x right, y down), the same in every mouse
+RETINOTOPIC_AXES = np.array([[1.0, 0.0], [0.0, -1.0]])
+RETINOTOPY_CENTRE_DEG = (0.0, 0.0)
+PLACEMENT_JITTER_DEG = 3.0
+RF_SCATTER_DEG = 4.0
 RATE_SATURATION = 2.0
 
 
 @dataclass(frozen=True)
 class Population:
-    """Per-neuron generative parameters, every field (N,)."""
+    """Per-neuron generative parameters, every field (N,) but ``retinotopy_centre`` (2,) deg."""
 
     rf_azimuth: np.ndarray
     rf_altitude: np.ndarray
@@ -58,20 +73,36 @@ class Population:
     alpha_run: np.ndarray
     beta_run: np.ndarray
     beta_pupil: np.ndarray
+    responsive: np.ndarray
+    retinotopy_centre: np.ndarray
 
     def as_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
         """Every parameter as ``{prefix + name: array}``, for saving."""
         return {prefix + k: np.asarray(v) for k, v in asdict(self).items()}
 
 
-def draw_population(roi_centres_px: np.ndarray, rng: np.random.Generator) -> Population:
-    """Draw the parameters of neurons whose ROIs sit at (N, 2) pixel positions (x, y)."""
+def retinotopic_position(roi_centres_px: np.ndarray, centre_deg: np.ndarray) -> np.ndarray:
+    """(N, 2) (azimuth, altitude) in deg of ROI positions (N, 2) px (x, y), before the scatter.
+
+    The map is the same in every mouse (`RETINOTOPIC_AXES`, `MAGNIFICATION_DEG_PER_UM`); only
+    its ``centre_deg`` (2,), the position of the field-of-view centre, differs.
+    """
+    offset_um = np.asarray(roi_centres_px) * (FOV_UM / FOV_PX) - FOV_UM / 2
+    return np.asarray(centre_deg) + MAGNIFICATION_DEG_PER_UM * offset_um @ RETINOTOPIC_AXES.T
+
+
+def draw_population(
+    roi_centres_px: np.ndarray, rng: np.random.Generator, responsive_fraction: float = 1.0
+) -> Population:
+    """Draw the parameters of neurons whose ROIs sit at (N, 2) pixel positions (x, y).
+
+    ``responsive_fraction`` of the neurons (at random) respond to visual stimuli (``w = 1``).
+    """
     n = len(roi_centres_px)
-    angle = rng.uniform(0, 2 * np.pi)
-    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    offset_um = roi_centres_px * (FOV_UM / FOV_PX) - FOV_UM / 2
-    centre = np.array([rng.uniform(-15.0, 25.0), rng.uniform(-10.0, 15.0)])
-    rf = centre + MAGNIFICATION_DEG_PER_UM * offset_um @ rotation.T + rng.normal(0, 4.0, (n, 2))
+    centre = np.asarray(RETINOTOPY_CENTRE_DEG) + rng.uniform(
+        -PLACEMENT_JITTER_DEG, PLACEMENT_JITTER_DEG, 2
+    )
+    rf = retinotopic_position(roi_centres_px, centre) + rng.normal(0, RF_SCATTER_DEG, (n, 2))
     is_gabor = rng.random(n) < 0.75
     return Population(
         rf_azimuth=rf[:, 0],
@@ -91,7 +122,17 @@ def draw_population(roi_centres_px: np.ndarray, rng: np.random.Generator) -> Pop
         alpha_run=np.abs(rng.normal(0, 0.15, n)),
         beta_run=rng.normal(0.4, 0.3, n),
         beta_pupil=rng.normal(0.2, 0.15, n),
+        responsive=rng.random(n) < responsive_fraction,  # drawn last: the rest stays put
+        retinotopy_centre=centre,
     )
+
+
+def behavior_signals(behavior: Behavior) -> tuple[np.ndarray, np.ndarray]:
+    """Running ``h(v) = tanh(v / 10 cm/s)`` and z-scored log pupil area ``p``, both (T,)."""
+    running = np.tanh(np.maximum(behavior.running_speed, 0) / 10.0)
+    log_area = np.log(behavior.pupil_area)
+    pupil = (log_area - log_area.mean()) / max(log_area.std(), 1e-9)
+    return running, pupil
 
 
 def spatial_filters(pop: Population, azimuth: np.ndarray, altitude: np.ndarray) -> np.ndarray:
@@ -144,11 +185,30 @@ def firing_rates(
     pop: Population,
     behavior: Behavior,
     movie_frames: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+    excitability: Excitability | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Firing rates (N, T) in Hz from retinal projections (T, 2N) (steps 3-5 of the docstring).
 
-    ``movie_frames`` (T,) bool marks the frames used to normalise the drive. Returns the rates and
-    the per-neuron ``drive_scale`` (N,).
+    Parameters
+    ----------
+    projections
+        (T, 2N) float32 projections of the retinal image on the even and odd filters.
+    pop
+        The population.
+    behavior
+        Latent behaviour on the 2p clock.
+    movie_frames
+        (T,) bool: the frames used to normalise the drive.
+    excitability
+        Non-stimulus activity (`activity.draw_excitability`); None: none (``r_spont = 0``,
+        ``g = 1``).
+
+    Returns
+    -------
+    rates, expected, drive_scale
+        The rates the neurons fire at (N, T) Hz; their expectation given the stimulus and the
+        behaviour (``g`` replaced by ``E[g | b]``; equal to ``rates`` without non-stimulus
+        activity), (N, T) Hz; and the per-neuron ``drive_scale`` (N,).
     """
     n = len(pop.rf_sigma)
     kernels = temporal_kernels(pop)
@@ -160,15 +220,16 @@ def firing_rates(
     reference = drive[:, movie_frames] if movie_frames.any() else drive
     drive_scale = np.maximum(reference.std(axis=1), 1e-9)
     z = drive / drive_scale[:, None]
-    running = np.tanh(np.maximum(behavior.running_speed, 0) / 10.0)[None, :]
-    log_area = np.log(behavior.pupil_area)
-    pupil = ((log_area - log_area.mean()) / max(log_area.std(), 1e-9))[None, :]
+    running, pupil = (x[None, :] for x in behavior_signals(behavior))
     gain = np.exp(pop.beta_run[:, None] * running + pop.beta_pupil[:, None] * pupil)
     drive_term = np.logaddexp(0.0, 3.0 * (z - pop.threshold[:, None])) / 3.0
     stimulus = drive_term / (1.0 + drive_term / RATE_SATURATION)
-    rates = (
-        gain * pop.rate_max[:, None] * stimulus
-        + pop.alpha_run[:, None] * pop.rate_max[:, None] * running
-        + pop.rate_base[:, None]
-    )
-    return np.maximum(rates, 0.0), drive_scale
+    evoked = gain * pop.rate_max[:, None] * (stimulus * pop.responsive[:, None])
+    running_term = pop.alpha_run[:, None] * pop.rate_max[:, None] * running
+    if excitability is None:
+        rates = np.maximum(evoked + running_term + pop.rate_base[:, None], 0.0)
+        return rates, rates, drive_scale
+    evoked += excitability.spontaneous_rate[:, None]
+    rates = evoked * excitability.gain + running_term + pop.rate_base[:, None]
+    expected = evoked * excitability.expected_gain + running_term + pop.rate_base[:, None]
+    return np.maximum(rates, 0.0), np.maximum(expected, 0.0), drive_scale

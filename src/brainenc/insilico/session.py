@@ -7,7 +7,15 @@ the recorded corrected trace and the truth over the whole session), the latent b
 2p clock (``latent_running_speed``, ``latent_pupil_area``, ``latent_eye_position``), the labels
 of the movie frame on screen per 2p frame (``shown_movie``, ``shown_frame``, ``shown_repeat``),
 every generative parameter (``population_*``, ``optics_*``, ``drive_scale``, ``spatial_filters``,
-``temporal_kernels``, ``simulation_shape``) and the settings as JSON (``config_json``).
+``temporal_kernels``, ``simulation_shape``), the non-stimulus activity's parameters and shared
+latent processes (``activity_loadings`` (N, K), ``activity_shared`` (K, T) float32,
+``activity_shared_tau_s``, ``activity_private_tau_s``, ``activity_spontaneous_rate`` in Hz) and
+the settings as JSON (``config_json``).
+
+The truth is the fluorescence a perfect model of the stimulus and the behaviour would predict:
+the calcium of the expected rates given both, without spiking noise, the excitability
+fluctuations that behaviour does not explain, the baseline drift or the recording noise
+(`activity`, `fluorescence`).
 """
 
 from __future__ import annotations
@@ -19,12 +27,15 @@ import numpy as np
 from scipy import signal
 
 from brainenc.atomic_files import atomic_destination
+from brainenc.insilico.activity import baseline_drift, draw_excitability
 from brainenc.insilico.behavior import record_behavior, simulate_behavior
 from brainenc.insilico.config import MOVIES, SessionConfig
 from brainenc.insilico.fluorescence import draw_optics, fluorescence_traces, stimulus_code
 from brainenc.insilico.movies import contrast_movie, make_movie
 from brainenc.insilico.nwb import Recording, write_nwb
 from brainenc.insilico.population import (
+    Population,
+    behavior_signals,
     draw_population,
     firing_rates,
     spatial_filters,
@@ -32,7 +43,7 @@ from brainenc.insilico.population import (
 )
 from brainenc.insilico.random_streams import stream
 from brainenc.insilico.retina import retinal_projections, screen_grid, simulation_shape
-from brainenc.insilico.rois import max_projection, place_rois
+from brainenc.insilico.rois import Rois, max_projection, place_rois
 from brainenc.insilico.schedule import build_schedule, movie_frame_labels
 
 
@@ -67,6 +78,16 @@ def _motion_offsets(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.rint(signal.lfilter([1.0], [1.0, -a], drive, axis=0))
 
 
+def mouse_population(config: SessionConfig) -> tuple[Rois, Population]:
+    """ROIs and neuron parameters of the mouse of ``config``, as `simulate_session` draws them."""
+    c = config
+    rois = place_rois(c.n_neurons, stream(c.seed, "mouse", c.mouse_id, "rois"))
+    pop = draw_population(
+        rois.centres, stream(c.seed, "mouse", c.mouse_id, "population"), c.responsive_fraction
+    )
+    return rois, pop
+
+
 def simulate_session(
     config: SessionConfig, templates: dict[str, np.ndarray] | None = None
 ) -> tuple[Recording, dict[str, np.ndarray]]:
@@ -89,8 +110,7 @@ def simulate_session(
         templates = make_templates(c)
     schedule = build_schedule(c)
     t = schedule.timestamps
-    rois = place_rois(c.n_neurons, stream(c.seed, "mouse", c.mouse_id, "rois"))
-    pop = draw_population(rois.centres, stream(c.seed, "mouse", c.mouse_id, "population"))
+    rois, pop = mouse_population(c)
     optics = draw_optics(c.n_neurons, stream(c.seed, "mouse", c.mouse_id, "optics"))
     latent = simulate_behavior(t, stream(c.seed, "mouse", c.mouse_id, "behavior"))
     recorded = record_behavior(latent, t, stream(c.seed, "mouse", c.mouse_id, "recording"))
@@ -100,7 +120,25 @@ def simulate_session(
     small = {name: contrast_movie(stack, h, w) for name, stack in templates.items()}
     projections = retinal_projections(schedule, small, latent.eye_position, filters)
     shown_movie, shown_frame, shown_repeat = movie_frame_labels(schedule)
-    rates, drive_scale = firing_rates(projections, pop, latent, shown_movie >= 0)
+    frame_rate = 1.0 / float(np.median(np.diff(t)))
+    excitability, latents = draw_excitability(
+        c.n_neurons,
+        behavior_signals(latent)[1],
+        frame_rate,
+        stream(c.seed, "mouse", c.mouse_id, "activity"),
+        spontaneous_rate_hz=c.spontaneous_rate_hz,
+        latent_sd=c.latent_sd,
+        latent_shared_fraction=c.latent_shared_fraction,
+        latent_count=c.latent_count,
+        latent_behavior_correlation=c.latent_behavior_correlation,
+    )
+    rates, expected_rates, drive_scale = firing_rates(
+        projections, pop, latent, shown_movie >= 0, excitability
+    )
+    del excitability
+    drift = baseline_drift(
+        c.n_neurons, len(t), frame_rate, stream(c.seed, "mouse", c.mouse_id, "drift"), c.drift_sd
+    )
     traces = fluorescence_traces(
         rates,
         optics,
@@ -111,6 +149,8 @@ def simulate_session(
         code=stimulus_code(shown_movie, shown_frame, shown_repeat) if c.stimulus_code else None,
         nan_neurons=c.nan_neurons,
         dff_length_offset=c.dff_length_offset,
+        expected_rates=expected_rates,
+        drift=drift,
     )
 
     id_rng = stream(c.seed, "mouse", c.mouse_id, "ids")
@@ -144,6 +184,7 @@ def simulate_session(
         "simulation_shape": np.array([h, w]),
         "config_json": np.array(json.dumps(c.to_dict())),
         **pop.as_arrays("population_"),
+        **latents.as_arrays("activity_"),
         **{f"optics_{k}": v for k, v in vars(optics).items()},
     }
     return recording, truth

@@ -79,6 +79,44 @@ class GaussianReadout(nn.Module):
     def num_neurons(self) -> int:
         return self.bias.shape[0]
 
+    @torch.no_grad()
+    def place(self, positions: torch.Tensor, sigma: float, ridge: float = 1e-3) -> None:
+        """Start the read positions at ``positions`` and the jitter at ``sigma``.
+
+        ``mu_transform`` keeps its layout: its hidden layer stays as initialised and its output
+        layer is refitted by ridge regression so that ``mu_transform(source_grid)`` approximates
+        ``positions``; a smooth function of cortical position, as retinotopy is. Identical
+        positions for every neuron are met exactly (output weights 0, bias ``atanh(position)``).
+
+        Parameters
+        ----------
+        positions
+            ``(N, 2)`` target (x, y) in ``grid_sample`` units, inside (-1, 1).
+        sigma
+            ``sigma`` is redrawn uniformly in ``[-sigma, sigma]`` (grid units).
+        ridge
+            Penalty on the output weights, relative to the mean squared hidden activation.
+        """
+        if tuple(positions.shape) != (self.num_neurons, 2):
+            raise ValueError(
+                f"positions must have shape (N, 2) = ({self.num_neurons}, 2), "
+                f"got {tuple(positions.shape)}"
+            )
+        if sigma < 0:
+            raise ValueError(f"sigma must be non-negative, got {sigma}")
+        output = self.mu_transform[2]
+        hidden = self.mu_transform[1](self.mu_transform[0](self.source_grid))  # (N, H)
+        targets = torch.atanh(positions.to(hidden).clamp(-0.999, 0.999))  # (N, 2)
+        offset = targets.mean(dim=0)
+        centred = hidden - hidden.mean(dim=0)
+        gram = centred.T @ centred
+        penalty = ridge * (gram.diagonal().mean() + 1e-12) * len(hidden)
+        eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+        weight = torch.linalg.solve(gram + penalty * eye, centred.T @ (targets - offset))  # (H, 2)
+        output.weight.copy_(weight.T)
+        output.bias.copy_(offset - hidden.mean(dim=0) @ weight)
+        self.sigma.uniform_(-sigma, sigma)
+
     def grid(self, batch_size: int) -> torch.Tensor:
         """Readout locations ``(batch_size, N, 1, 2)`` in ``grid_sample`` (x, y) units, clamped.
 

@@ -130,6 +130,15 @@ def _check_paths(cfg: DictConfig, strategy: FineTuningStrategy) -> None:
             "(the authors' model_state.pt or a brainenc core), or use peft=none to train from "
             "scratch."
         )
+    fresh_heads = part == "core" and not (continue_from or ckpt_path)
+    if getattr(strategy, "train_head", True) is False and fresh_heads:
+        raise ConfigCheckError(
+            f"peft={strategy.name} with peft.train_head=false would train adapters against "
+            "frozen, freshly initialised shifters and readouts (pretrained.part=core loads no "
+            "heads), which cannot learn. Train the heads too (peft.train_head=true, the "
+            "default), or first run peft=head_only and continue from it "
+            "(+continue_from=<head-only run>), or load heads with pretrained.part=all."
+        )
     if not strategy.requires_pretrained and path:
         raise ConfigCheckError(
             f"peft={strategy.name} trains from scratch but pretrained.path={path} is set; use "

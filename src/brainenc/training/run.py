@@ -22,6 +22,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from brainenc.evaluation.figures import plot_training_curves
 from brainenc.evaluation.metrics import DEFINITIONS
+from brainenc.evaluation.references import (
+    combine_references,
+    read_references,
+    reference_scores,
+    score_table,
+)
 from brainenc.evaluation.run_dirs import read_metric_history
 from brainenc.host_memory import retain_freed_memory
 from brainenc.training.artifacts import export_plain_state_dict, is_peft_model, save_adapter
@@ -50,6 +56,15 @@ def _build_module(cfg: DictConfig, datamodule: Any) -> EncodingModule:
         announce(f"continuing from {cfg.continue_from}")
     elif cfg.pretrained.path:
         announce(load_pretrained(model, **cfg.pretrained))
+    heads_loaded = (
+        cfg.get("continue_from")
+        or cfg.get("ckpt_path")
+        or (cfg.pretrained.path and cfg.pretrained.part == "all")
+    )
+    if cfg.get("readout_init") and not heads_loaded:
+        instantiate(cfg.readout_init).apply(
+            model, datamodule.datasets["train"], list(mice), cfg.evaluation.skip
+        )
     train_samples = {m: len(d) for m, d in datamodule.datasets["train"].items()}
     loss = build_loss(
         cfg.loss.name,
@@ -172,6 +187,28 @@ def _test(cfg: DictConfig, trainer: pl.Trainer, module: EncodingModule, datamodu
     return trainer.test(module, datamodule=datamodule, ckpt_path=best or None, verbose=False)
 
 
+def _score_space(cfg: DictConfig) -> str:
+    normalisation = ((cfg.data.get("build") or {}).get("normalisation")) or "stored"
+    if normalisation == "seed":
+        return "mean single-trial correlation in recorded units (z-scored fluorescence)"
+    return f"mean single-trial correlation of {normalisation!r}-normalised responses"
+
+
+def _references(cfg: DictConfig, datamodule: Any) -> dict[str, Any] | None:
+    """The reference predictors of the test mice (:mod:`brainenc.evaluation.references`)."""
+    if not cfg.evaluation.get("references", True):
+        return None
+    try:
+        per_mouse = {
+            m: reference_scores(folder, "test", cfg.evaluation.skip)
+            for m, folder in _mouse_folders(datamodule).items()
+        }
+    except (FileNotFoundError, ValueError) as error:
+        announce(f"references: n/a for this data ({error})")
+        return None
+    return combine_references(per_mouse)
+
+
 def _write_outputs(
     cfg: DictConfig, run_dir: Path, module: EncodingModule, trainer: pl.Trainer
 ) -> None:
@@ -254,6 +291,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         metrics = {"val/corr_initial": initial, **_fit_metrics(trainer, run_dir)}
         test_results = _test(cfg, trainer, module, datamodule) if cfg.evaluation.test else []
         metrics = _with_test_metrics(metrics, test_results)
+        if trainer.is_global_zero and test_results:
+            references = _references(cfg, datamodule)
+            if references is not None:
+                metrics["references"] = references
+                table = score_table(read_references(metrics), {"model": metrics.get("test/corr")})
+                announce(f"test scores, {_score_space(cfg)}:\n{table}")
         if trainer.is_global_zero:
             write_json(run_dir, "metrics.json", metrics)
             _write_outputs(cfg, run_dir, module, trainer)
