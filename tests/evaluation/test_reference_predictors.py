@@ -282,3 +282,28 @@ def test_reference_commands_name_the_missing_folder(
     lines = capsys.readouterr().out.splitlines()
     ceiling = next(line for line in lines if line.startswith("noise ceiling (in-silico)"))
     assert ceiling.split()[3:] == ["n/a", "n/a", "n/a", *f"({NO_SIGNAL_REASON})".split()]
+
+
+def test_score_table_puts_models_between_references_with_fractions_of_the_ceiling():
+    from brainenc.evaluation.references import Reference, score_table
+
+    references = {
+        "baseline": Reference(0.02, 0.03),
+        "stimulus_blind": Reference(0.001, 0.002),
+        "ridge": Reference(None, None, "no validation samples to fit and choose lambda"),
+        "stimulus_locked_truth": Reference(0.06, 0.07),
+        "noise_ceiling": Reference(0.08, 0.1),
+    }
+    lines = score_table(references, {"model": 0.04}).splitlines()
+    labels = [line.split("  ")[0] for line in lines[1:]]
+    assert labels == [
+        "trial-average baseline",
+        "stimulus-blind control",
+        "ridge (video + behaviour)",
+        "model",
+        "stimulus-locked truth (in-silico)",
+        "noise ceiling (in-silico)",
+    ]
+    assert lines[4].split()[-2:] == ["0.0400", "0.500"]
+    assert "n/a" in lines[3] and "no validation samples" in lines[3]
+    assert lines[6].split()[-2:] == ["0.0800", "1.000"]

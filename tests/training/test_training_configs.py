@@ -168,6 +168,10 @@ def test_slurm_launcher_and_run_dirs(make_config):
         (["trainer.max_epochs=0"], "trainer.max_epochs must be an integer >= 1"),
         (["trainer.accumulate_grad_batches=0"], "accumulate_grad_batches must be an integer >= 1"),
         (["peft=head_only"], "peft=head_only needs a pretrained core"),
+        (
+            ["peft=lora8_fused", "peft.train_head=false", "pretrained.path=core.pt"],
+            "frozen, freshly initialised shifters and readouts",
+        ),
         (["peft=none", "pretrained.path=core.pt"], "peft=none trains from scratch"),
         (["peft=full", "pretrained.path=/nonexistent/core.pt"], "no such file"),
         (["pretrained.part=heads"], "pretrained.part='heads'; valid: core, all"),
@@ -178,6 +182,12 @@ def test_slurm_launcher_and_run_dirs(make_config):
 def test_bad_settings_fail_early_with_the_setting_named(make_config, overrides, message):
     with pytest.raises(ConfigCheckError, match=message):
         check_config(make_config(overrides))
+
+
+def test_frozen_heads_are_allowed_when_the_checkpoint_brings_them(make_config, core_checkpoint):
+    frozen = ["peft=lora8_fused", "peft.train_head=false", f"pretrained.path={core_checkpoint}"]
+    assert check_config(make_config([*frozen, "pretrained.part=all"])).train_head is False
+    assert check_config(make_config(frozen[:1] + frozen[2:])).train_head is True  # the default
 
 
 def test_default_config_passes_the_checks(make_config):
