@@ -2,10 +2,11 @@
 
 Order of work: check the config (cheap, before anything expensive); run the pretraining stage if
 the config asks for one; seed; prepare the data (building the dataset when missing); build the
-model for the data's mice and load its initial weights; fit with the peft strategy as a
-callback, selecting the checkpoint on ``val/corr``; score that checkpoint once on the test split
-beside the trial-average baseline; write the run directory's files (docs/design.md) and the
-portable artifacts. wandb is closed at the end whatever happens.
+model for the data's mice, load its initial weights and start fresh readouts where the training
+data place them (``readout_init``); fit with the peft strategy as a callback, selecting the
+checkpoint on ``val/corr``; score that checkpoint once on the test split beside the trial-average
+baseline and the other references (stimulus-blind control, ridge, in-silico truth and ceiling);
+write the run directory's files (docs/design.md) and the portable artifacts. wandb is closed at the end whatever happens.
 """
 
 from __future__ import annotations
