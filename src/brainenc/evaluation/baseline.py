@@ -149,9 +149,7 @@ def trial_average_baseline(
         no reference repeats (e.g. ``split=by_clip``): the baseline cannot predict unseen clips.
     """
     mouse = _as_folder(folder)
-    indices = mouse.select(split=split)
-    if indices.size == 0:
-        raise ValueError(f"{mouse.path}: no samples in split {split!r}")
+    indices = mouse.split_samples(split)
     clip_keys = mouse.clip_keys(indices)
     unseen = tuple(
         key for key in clip_keys if mouse.select(reference_split, key[0], key[1]).size == 0
@@ -238,9 +236,7 @@ def jackknife_oracle(
     (None: every sample). This is the ceiling of what repeat averaging can reach.
     """
     mouse = _as_folder(folder)
-    indices = mouse.select(split=split)
-    if indices.size == 0:
-        raise ValueError(f"{mouse.path}: no samples in split {split!r}")
+    indices = mouse.split_samples(split)
     predictions = np.empty((indices.size, mouse.num_neurons, mouse.num_frames))
     for movie, clip in mouse.clip_keys(indices):
         repeats = mouse.select(movie=movie, clip=clip)
@@ -278,14 +274,8 @@ def stimulus_blind_control(
     scored like the model on the same samples and frames as the baseline.
     """
     mouse = _as_folder(folder)
-    indices = mouse.select(split=split)
-    if indices.size == 0:
-        raise ValueError(f"{mouse.path}: no samples in split {split!r}")
-    references = mouse.select(split=reference_split)
-    if references.size == 0:
-        raise ValueError(
-            f"{mouse.path}: no samples in split {reference_split!r} to average the profile over"
-        )
+    indices = mouse.split_samples(split)
+    references = mouse.split_samples(reference_split, " to average the profile over")
     profile = mean_profile(mouse, references)
     predictions = np.broadcast_to(profile, (indices.size, *profile.shape))
     return scored_result(mouse, split, indices, predictions, skip)

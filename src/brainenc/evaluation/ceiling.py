@@ -286,10 +286,7 @@ def _split_samples(
     mouse: MouseFolder | str | Path, split: str | None
 ) -> tuple[MouseFolder, np.ndarray]:
     mouse = mouse if isinstance(mouse, MouseFolder) else MouseFolder(mouse)
-    indices = mouse.select(split=split)
-    if indices.size == 0:
-        raise ValueError(f"{mouse.path}: no samples in split {split!r}")
-    return mouse, indices
+    return mouse, mouse.split_samples(split)
 
 
 def _ceiling(

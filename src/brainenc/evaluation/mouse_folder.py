@@ -89,33 +89,35 @@ class MouseFolder:
     def num_samples(self) -> int:
         return len(self.trials.split)
 
-    def _sample_array(self, name: str, index: int, layout: str) -> np.ndarray:
-        """Memory-mapped array ``name`` (a key of the builder's ``FOLDERS``) of one sample."""
+    def _sample_array(self, name: str, index: int, layout: tuple[str, ...]) -> np.ndarray:
+        """Memory-mapped array ``name`` (a key of the builder's ``FOLDERS``) of one sample, whose
+        axes are named by ``layout``."""
         path = self.path / "data" / FOLDERS[name] / f"{index}.npy"
         if not path.is_file():
             raise FileNotFoundError(
                 f"missing {path} (the trials table lists {self.num_samples} samples); {REBUILD_HINT}"
             )
         values = np.load(path, mmap_mode="r", allow_pickle=False)
-        if values.ndim != layout.count(",") + 1:
-            raise ValueError(f"{path}: expected {name} {layout}, found shape {values.shape}")
+        if values.ndim != len(layout):
+            expected = "(" + ", ".join(layout) + ")"
+            raise ValueError(f"{path}: expected {name} {expected}, found shape {values.shape}")
         return values
 
     def responses(self, index: int) -> np.ndarray:
         """Memory-mapped responses ``(N, T)`` of sample ``index`` (stored normalised)."""
-        return self._sample_array("responses", index, "(neurons, frames)")
+        return self._sample_array("responses", index, ("neurons", "frames"))
 
     def video(self, index: int) -> np.ndarray:
         """Memory-mapped video ``(1, T, H, W)`` of sample ``index`` (stored normalised)."""
-        return self._sample_array("video", index, "(1, frames, height, width)")
+        return self._sample_array("video", index, ("1", "frames", "height", "width"))
 
     def behavior(self, index: int) -> np.ndarray:
         """Memory-mapped behaviour ``(2, T)`` [pupil size, running speed] (stored normalised)."""
-        return self._sample_array("behavior", index, "(2, frames)")
+        return self._sample_array("behavior", index, ("2", "frames"))
 
     def pupil_center(self, index: int) -> np.ndarray:
         """Memory-mapped pupil centre ``(2, T)`` [x, y] of sample ``index`` (stored normalised)."""
-        return self._sample_array("pupil_center", index, "(2, frames)")
+        return self._sample_array("pupil_center", index, ("2", "frames"))
 
     def stack_responses(self, indices: np.ndarray) -> np.ndarray:
         """Responses of the given samples, ``(S, N, T)`` float32 (read into memory)."""
@@ -129,6 +131,13 @@ class MouseFolder:
                 )
             stacked[row] = values
         return stacked
+
+    def split_samples(self, split: str | None, purpose: str = "") -> np.ndarray:
+        """:meth:`select` of one split, refusing an empty one (``purpose`` says what needs it)."""
+        indices = self.select(split=split)
+        if indices.size == 0:
+            raise ValueError(f"{self.path}: no samples in split {split!r}{purpose}")
+        return indices
 
     def select(
         self,

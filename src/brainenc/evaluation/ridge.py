@@ -245,13 +245,6 @@ class RidgeResult:
         return self.result.scores.corr
 
 
-def _split_indices(mouse: MouseFolder, split: str) -> np.ndarray:
-    indices = mouse.select(split=split)
-    if indices.size == 0:
-        raise ValueError(f"{mouse.path}: no samples in split {split!r}; the ridge needs one")
-    return indices
-
-
 def _as_samples(rows: np.ndarray, num_samples: int) -> np.ndarray:
     """``(S * L, N)`` rows to ``(S, N, L)``."""
     return rows.reshape(num_samples, -1, rows.shape[-1]).transpose(0, 2, 1)
@@ -280,9 +273,9 @@ def ridge_reference(
     scored_frames(mouse.num_frames, skip)  # checks skip; scored frames start at >= 24 > MAX_LAG
     if not penalties:
         raise ValueError("the ridge needs at least one penalty to choose from")
-    train = _split_indices(mouse, "train")
+    train = mouse.split_samples("train", "; the ridge needs one")
     fit = fit_ridge(design_matrix(mouse, train), response_rows(mouse, train))
-    validation = _split_indices(mouse, "validation")
+    validation = mouse.split_samples("validation", "; the ridge needs one")
     targets = mouse.stack_responses(validation)
     curve = {
         float(penalty): score_predictions(_as_samples(rows, validation.size), targets, skip).corr
@@ -291,7 +284,7 @@ def ridge_reference(
         )
     }
     chosen = max(sorted(curve, reverse=True), key=curve.__getitem__)
-    indices = _split_indices(mouse, split)
+    indices = mouse.split_samples(split, "; the ridge needs one")
     rows = fit.predict(design_matrix(mouse, indices), (chosen,))[0]
     result = scored_result(mouse, split, indices, _as_samples(rows, indices.size), skip)
     return RidgeResult(

@@ -104,6 +104,14 @@ def _check_trainer(trainer: DictConfig) -> None:
     )
 
 
+def heads_are_fresh(cfg: DictConfig) -> bool:
+    """True when the run's shifters and readouts start from initialisation: no checkpoint that
+    brings heads (``pretrained.part=all``, ``continue_from``, ``ckpt_path``)."""
+    pretrained = cfg.get("pretrained") or {}
+    loads_heads = pretrained.get("path") and pretrained.get("part", "core") == "all"
+    return not (loads_heads or cfg.get("continue_from") or cfg.get("ckpt_path"))
+
+
 def _check_paths(cfg: DictConfig, strategy: FineTuningStrategy) -> None:
     pretrained = cfg.get("pretrained") or {}
     path = pretrained.get("path")
@@ -130,8 +138,7 @@ def _check_paths(cfg: DictConfig, strategy: FineTuningStrategy) -> None:
             "(the authors' model_state.pt or a brainenc core), or use peft=none to train from "
             "scratch."
         )
-    fresh_heads = part == "core" and not (continue_from or ckpt_path)
-    if getattr(strategy, "train_head", True) is False and fresh_heads:
+    if getattr(strategy, "train_head", True) is False and heads_are_fresh(cfg):
         raise ConfigCheckError(
             f"peft={strategy.name} with peft.train_head=false would train adapters against "
             "frozen, freshly initialised shifters and readouts (pretrained.part=core loads no "

@@ -33,7 +33,7 @@ from brainenc.evaluation.run_dirs import read_metric_history
 from brainenc.host_memory import retain_freed_memory
 from brainenc.training.artifacts import export_plain_state_dict, is_peft_model, save_adapter
 from brainenc.training.baseline import BaselineTable
-from brainenc.training.config_checks import check_config
+from brainenc.training.config_checks import check_config, heads_are_fresh
 from brainenc.training.console import announce
 from brainenc.training.initial_weights import load_continuation, load_pretrained
 from brainenc.training.loggers import close_wandb, instantiate_named
@@ -57,12 +57,7 @@ def _build_module(cfg: DictConfig, datamodule: Any) -> EncodingModule:
         announce(f"continuing from {cfg.continue_from}")
     elif cfg.pretrained.path:
         announce(load_pretrained(model, **cfg.pretrained))
-    heads_loaded = (
-        cfg.get("continue_from")
-        or cfg.get("ckpt_path")
-        or (cfg.pretrained.path and cfg.pretrained.part == "all")
-    )
-    if cfg.get("readout_init") and not heads_loaded:
+    if cfg.get("readout_init") and heads_are_fresh(cfg):
         instantiate(cfg.readout_init).apply(
             model, datamodule.datasets["train"], list(mice), cfg.evaluation.skip
         )
