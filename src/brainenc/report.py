@@ -1,8 +1,10 @@
 """``python -m brainenc.report RUN_OR_MULTIRUN_DIR [...]``: compare runs against the references.
 
 Writes ``comparison.md``, ``comparison.csv`` (sorted by validation score; a unique best run
-marked ★, runs tied with it to 3 decimals marked "(tie)"; the reference predictors and every
-score's fraction of the noise ceiling beside the runs) and ``curves.png`` into ``--out``
+marked ★, runs tied with it to 3 decimals marked "(tie)" and none starred; scores of limited
+runs marked "(partial: N of M samples)"; runs that left no score listed last as failed; the
+reference predictors and every score's fraction of the noise ceiling beside the runs) and
+``curves.png`` (one panel per metric, runs labelled by table position) into ``--out``
 (default: the first directory given) and prints the table.
 """
 
@@ -13,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from brainenc.atomic_files import DiskFullError, UnwritableFolderError, check_writable
 from brainenc.evaluation.comparison import write_report
 
 
@@ -22,9 +25,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("dirs", nargs="+", type=Path, help="run or multirun directories")
     parser.add_argument("--out", type=Path, help="output directory (default: the first dir)")
     args = parser.parse_args(argv)
+    out = args.out or args.dirs[0]
     try:
-        files = write_report(args.dirs, args.out or args.dirs[0])
-    except (FileNotFoundError, ValueError) as error:
+        check_writable(out, "--out")
+        files = write_report(args.dirs, out)
+    except (FileNotFoundError, ValueError, UnwritableFolderError, DiskFullError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if files.warning:

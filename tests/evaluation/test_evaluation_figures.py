@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from brainenc.evaluation.figures import (
+    extreme_neurons,
     plot_correlation_histograms,
     plot_extreme_neuron_traces,
     plot_neuron_map,
@@ -61,6 +62,7 @@ def test_best_median_worst_traces(tmp_path: Path) -> None:
         first_frame=24,
         baseline=targets.mean(axis=0, keepdims=True).repeat(4, axis=0),
         sample_names=[f"clip {i}" for i in range(4)],
+        normalisation="viv1t",
     )
     assert_png(path, returned)
 
@@ -78,3 +80,18 @@ def test_neuron_map(tmp_path: Path) -> None:
     assert_png(path, returned)
     with pytest.raises(ValueError, match=r"\(30, 2\) \(x, y\) pixels"):
         plot_neuron_map(rng.random((8, 8)), np.zeros((29, 2)), np.zeros(30), path)
+
+
+def test_best_neuron_is_shown_on_its_best_trial() -> None:
+    # Neuron 1 has the best mean correlation (0.19), but its median trial scores r = -0.126;
+    # neuron 3 is constant (no correlation) and is never picked.
+    correlations = np.array(
+        [
+            [0.1, 0.9, -0.5, np.nan],
+            [0.1, -0.2, -0.5, np.nan],
+            [0.1, -0.126, -0.4, np.nan],
+        ]
+    )
+    assert extreme_neurons(correlations) == {"best": (1, 0), "median": (0, 1), "worst": (2, 0)}
+    with pytest.raises(ValueError, match="no neuron has a finite"):
+        extreme_neurons(np.full((2, 3), np.nan))

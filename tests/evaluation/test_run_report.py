@@ -8,13 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from brainenc.evaluation.comparison import write_report
+from brainenc.evaluation.comparison import comparison_rows, write_report
+from brainenc.evaluation.figures import CURVE_PANELS, training_curves_figure
 from brainenc.evaluation.references import PREDICTORS
-from brainenc.evaluation.run_dirs import find_runs, read_metric_history
+from brainenc.evaluation.run_dirs import find_runs, load_run, read_metric_history
 from brainenc.report import main
 
 LORA_CONFIG = {
-    "peft": {"name": "lora8_fused", "r": 8, "lora_alpha": 16, "target_modules": ["fused_linear"]},
+    "peft": {
+        "name": "lora8_fused",
+        "r": 8,
+        "lora_alpha": 16,
+        "target_modules": ["fused_linear"],
+        "train_head": False,
+    },
     "optim": {"name": "cosine", "optimizer": {"lr": 0.001}},
     "trainer": {"max_epochs": 60},
 }
@@ -81,6 +88,7 @@ def test_report_table_from_two_runs(multirun: Path, tmp_path: Path) -> None:
         "8",
         "16",
         "fused",
+        "no",
         "0.001",
         "cosine",
         "25",
@@ -97,6 +105,7 @@ def test_report_table_from_two_runs(multirun: Path, tmp_path: Path) -> None:
         "–",
         "–",
         "head_only",
+        "yes",
         "0.001",
         "cosine",
         "25",
@@ -108,7 +117,7 @@ def test_report_table_from_two_runs(multirun: Path, tmp_path: Path) -> None:
         "–",
     ]
     # Runs older than the references: their baseline, everything else n/a.
-    assert [row[:2] + row[10:] for row in rows[2:]] == [
+    assert [row[:2] + row[11:] for row in rows[2:]] == [
         ["ref", "trial-average baseline", "0.0235", "–", "–", "–"],
         *(
             ["ref", label, "n/a (not in metrics.json)", "–", "–", "–"]
@@ -131,29 +140,33 @@ def test_report_tolerates_absent_keys_and_unseen_clips(tmp_path: Path, run_dir_f
     run_b = run_dir_factory(tmp_path / "crashed", HEAD_CONFIG, None)
     files = write_report([run_b, run_a], tmp_path / "out")
     rows = parse_markdown(files.table)
-    assert rows[0][:8] == ["1 ★", "by_clip", "16", "32", "all", "0.0036", "linear", "25"]
-    assert rows[0][8] == "–"
-    assert rows[0][11:] == ["n/a (clips unseen in training)", "–", "–"]
+    assert rows[0][:9] == ["1 ★", "by_clip", "16", "32", "all", "–", "0.0036", "linear", "25"]
+    assert rows[0][9] == "–"
+    assert rows[0][12:] == ["n/a (clips unseen in training)", "–", "–"]
+    # A run without metrics.json is shown as failed, with its settings, not as an empty row.
     assert rows[1] == [
-        "2",
+        "2 failed",
         "crashed",
         "–",
         "–",
         "head_only",
+        "yes",
         "0.001",
         "cosine",
         "40",
         "–",
-        "–",
+        "failed: no metrics.json: crashed or still running",
         "–",
         "–",
         "–",
         "–",
     ]
-    # Two sets of references (one per run), each labelled with its run.
+    # The references of the scored run only.
     blocks = [row[1] for row in rows[2:] if row[1].startswith("trial-average baseline")]
-    assert blocks == ["trial-average baseline [by_clip]", "trial-average baseline [crashed]"]
-    assert rows[2][10] == "n/a (clips unseen in training)"
+    assert blocks == ["trial-average baseline"]
+    assert rows[2][11] == "n/a (clips unseen in training)"
+    records = list(csv.DictReader(io.StringIO(files.csv.read_text())))
+    assert records[1]["failure"].startswith("no metrics.json") and records[0]["failure"] == ""
     assert files.curves is None
 
 
@@ -223,7 +236,7 @@ def test_report_puts_the_references_and_fractions_of_the_ceiling_beside_the_runs
     assert [row[0] for row in rows] == ["1 ★", "2", *["ref"] * 5]
     assert rows[0][1] == "lora" and rows[0][-1] == "0.750"  # 0.3 / 0.4
     assert rows[1][-1] == "0.250"
-    by_label = {row[1]: (row[10], row[12], row[13]) for row in rows[2:]}
+    by_label = {row[1]: (row[11], row[13], row[14]) for row in rows[2:]}
     assert by_label == {
         "trial-average baseline": ("0.2000", "–", "0.500"),
         "stimulus-blind control": ("0.0400", "-0.1600", "0.100"),
@@ -245,8 +258,8 @@ def test_report_of_real_recordings_has_no_fraction_of_the_ceiling(
     run = run_dir_factory(tmp_path / "real", LORA_CONFIG, scores, {"trainable_percent": 1.0})
     rows = parse_markdown(write_report([run], tmp_path / "out").table)
     assert rows[0][-1] == "–"
-    assert rows[2][10:] == ["0.0400", "–", "-0.1600", "–"]
-    assert rows[4][10] == rows[5][10] == "n/a (no noise-free signal: real recording)"
+    assert rows[2][11:] == ["0.0400", "–", "-0.1600", "–"]
+    assert rows[4][11] == rows[5][11] == "n/a (no noise-free signal: real recording)"
 
 
 def test_runs_tied_to_three_decimals_have_no_winner(tmp_path: Path, run_dir_factory) -> None:
@@ -281,6 +294,57 @@ def test_older_runs_on_the_same_data_share_the_recorded_references(
     labels = [row[1] for row in rows if row[0] == "ref"]
     assert labels[0] == "trial-average baseline [a_old, b_new]"
     assert labels[2] == "ridge (video + behaviour) [a_old, b_new]"
-    assert rows[5][10] == "0.2500"
+    assert rows[5][11] == "0.2500"
     assert labels[5] == "trial-average baseline [c_other]"
     assert rows[0][-1] == "–"  # the old run itself recorded no ceiling
+
+
+def test_exact_ties_get_no_star_and_non_lora_runs_show_no_rank(tmp_path: Path, run_dir_factory):
+    root = tmp_path / "runs"
+    # An Optuna trial of peft=head_only carries the swept peft.r: it is no LoRA rank.
+    trial = {**HEAD_CONFIG, "peft": {"name": "head_only", "r": 16, "lora_alpha": 32.0}}
+    for name in ("a", "b"):
+        run_dir_factory(root / name, trial, metrics(0.03, 0.03), {"trainable_percent": 1.0})
+    rows = parse_markdown(write_report([root], tmp_path / "out").table)
+    assert [row[0] for row in rows[:2]] == ["1 (tie)", "2 (tie)"]
+    assert rows[0][2:6] == ["–", "–", "head_only", "yes"]
+
+
+def test_report_curves_have_one_panel_per_metric_and_short_labels(multirun: Path) -> None:
+    rows = comparison_rows([load_run(multirun / name) for name in "01"], ["0", "1"])
+    labels = [row.label(position) for position, row in enumerate(rows, start=1)]
+    assert labels == ["#1 r8 fused lr 0.001 cosine", "#2 head_only lr 0.001 cosine"]
+    histories = {
+        label: read_metric_history(multirun / row.run)
+        for label, row in zip(labels, rows, strict=True)
+    }
+    figure = training_curves_figure(histories, baseline=0.02)
+    assert [axes.get_title() for axes in figure.axes] == [
+        CURVE_PANELS["train/loss"][0],
+        CURVE_PANELS["val/corr"][0],
+    ]
+    assert all(axes.get_legend() is None for axes in figure.axes)  # one legend, beside them
+    (legend,) = figure.legends
+    assert [text.get_text() for text in legend.get_texts()] == [*labels, "trial-average baseline"]
+    assert all(axes.get_xlabel() and axes.get_ylabel() for axes in figure.axes)
+    only_val = {label: {"val/corr": history["val/corr"]} for label, history in histories.items()}
+    assert len(training_curves_figure(only_val).axes) == 1
+
+
+def test_partial_scores_are_flagged(tmp_path: Path, run_dir_factory) -> None:
+    limited = {
+        **metrics(0.3, -0.293),
+        "val/samples": 16,
+        "val/samples_total": 40,
+        "test/samples": 16,
+        "test/samples_total": 80,
+    }
+    run = run_dir_factory(tmp_path / "limited", HEAD_CONFIG, limited)
+    files = write_report([run], tmp_path / "out")
+    rows = parse_markdown(files.table)
+    assert rows[0][10:12] == [
+        "0.3000 (partial: 16 of 40 samples)",
+        "-0.2930 (partial: 16 of 80 samples)",
+    ]
+    (record,) = csv.DictReader(io.StringIO(files.csv.read_text()))
+    assert record["test_partial"] == "16 of 80 samples"

@@ -42,6 +42,7 @@ def compose_run(overrides: list[str], output_dir: Path) -> DictConfig:
 
 def quick_overrides(root: Path, cache: Path) -> list[str]:
     return [
+        "data=insilico",
         f"paths.root_dir={root}",
         f"paths.dataset_dir={root / 'datasets'}",
         f"data.build.cache_dir={cache}",

@@ -18,6 +18,7 @@ from fault_helpers import folder_snapshot, nwb_settings
 from brainenc.data.build import build_dataset
 from brainenc.data.dataset import MouseDataset
 from brainenc.data.errors import (
+    ImplausibleDataError,
     IncompleteRepeatsError,
     MissingDataError,
     MissingTracesError,
@@ -164,4 +165,109 @@ def test_other_session_types_can_be_accepted_explicitly(edited_session, tmp_path
     build_dataset(nwb_settings(path, selection=types), tmp_path)
     assert MouseDataset(tmp_path / "A").mouse.manifest["session"]["session_type"] == (
         "three_session_B"
+    )
+
+
+# Damaged data inside a file that still opens: bit rot in a data region, single infinities and
+# absurd values. Each is refused naming the file and the array; the old dataset stays.
+PIPELINE = "processing/brain_observatory_pipeline"
+BIT_ROT = {
+    "neuropil": (
+        f"{PIPELINE}/Fluorescence/imaging_plane_1_neuropil_response/data",
+        "corrected fluorescence .* outside the plausible range",
+    ),
+    "demixed-signal": (
+        f"{PIPELINE}/Fluorescence/imaging_plane_1_demixed_signal/data",
+        "corrected fluorescence .* outside the plausible range",
+    ),
+    "running-speed": (
+        f"{PIPELINE}/BehavioralTimeSeries/running_speed/data",
+        r"running speed \(processing/.*\) has \d+ value\(s\) outside",
+    ),
+    "pupil-size": (
+        f"{PIPELINE}/PupilTracking/pupil_size/data",
+        r"pupil size \(processing/.*\) has \d+ value\(s\) outside",
+    ),
+    "frame-times": (
+        f"{PIPELINE}/Fluorescence/imaging_plane_1/timestamps",
+        "two-photon timestamps .* are not finite and strictly increasing",
+    ),
+}
+
+
+def _with_random_bytes(source: Path, folder: Path, dataset: str, size: int = 4096) -> Path:
+    """A copy of ``source`` with ``size`` random bytes written over the stored data of ``dataset``."""
+    path = folder / f"{dataset.replace('/', '_')}.nwb"
+    path.write_bytes(source.read_bytes())
+    with h5py.File(path, "r") as file:
+        offset = file[dataset].id.get_offset()
+        size = min(size, file[dataset].id.get_storage_size())
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        handle.write(np.random.default_rng(0).bytes(size))
+    return path
+
+
+def _set_value(dataset: str, index: tuple[int, ...], value: float):
+    def edit(file: h5py.File) -> None:
+        file[dataset][index] = value
+
+    return edit
+
+
+@pytest.mark.parametrize("fault", list(BIT_ROT))
+def test_bit_rot_in_a_data_region_is_refused_and_the_dataset_kept(
+    fault, insilico_session, tmp_path, existing_dataset
+):
+    dataset, message = BIT_ROT[fault]
+    path = _with_random_bytes(insilico_session, tmp_path, dataset)
+    assert_refused_and_kept(path, *existing_dataset, SessionFileError, f"{message}.*damaged")
+
+
+SINGLE_VALUES = {
+    "inf-in-fluorescence": (
+        f"{PIPELINE}/Fluorescence/imaging_plane_1_demixed_signal/data",
+        (3, 500),
+        np.inf,
+        r"corrected fluorescence .* 1 value\(s\) .*infinite \(first at neuron row 3, frame 500",
+    ),
+    "inf-in-running-speed": (
+        f"{PIPELINE}/BehavioralTimeSeries/running_speed/data",
+        (500,),
+        np.inf,
+        r"running speed .*BehavioralTimeSeries/running_speed.* 1 value\(s\)",
+    ),
+    "absurd-running-speed": (
+        f"{PIPELINE}/BehavioralTimeSeries/running_speed/data",
+        (700,),
+        -3e30,
+        r"running speed .*plausible range \[-10000, 10000\] cm/s",
+    ),
+    "inf-in-pupil-location": (
+        f"{PIPELINE}/EyeTracking/pupil_location_spherical/data",
+        (600, 1),
+        -np.inf,
+        r"pupil location \(spherical\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", list(SINGLE_VALUES))
+def test_single_implausible_value_is_refused_before_imputation(
+    fault, edited_session, existing_dataset
+):
+    dataset, index, value, message = SINGLE_VALUES[fault]
+    path = edited_session(fault, _set_value(dataset, index, value))
+    assert_refused_and_kept(path, *existing_dataset, ImplausibleDataError, message)
+
+
+def test_damaged_hdf5_structure_names_the_file(insilico_session, tmp_path, existing_dataset):
+    """Random bytes over the stimulus groups' metadata: h5py's RuntimeError becomes ours."""
+    path = tmp_path / "damaged_structure.nwb"
+    path.write_bytes(insilico_session.read_bytes())
+    with open(path, "r+b") as handle:
+        handle.seek(20_000)
+        handle.write(np.random.default_rng(20_000).bytes(256))
+    assert_refused_and_kept(
+        path, *existing_dataset, UnreadableSessionError, r"cannot be decoded \(RuntimeError"
     )

@@ -55,6 +55,7 @@ def run_overrides(tmp_path_factory: pytest.TempPathFactory, insilico_cache: Path
     """
     root = tmp_path_factory.mktemp("data")
     overrides = [
+        "data=insilico",
         f"paths.root_dir={root}",
         f"paths.dataset_dir={root / 'datasets'}",
         f"data.build.cache_dir={insilico_cache}",

@@ -127,6 +127,9 @@ def test_sweeps_compose_in_multirun_mode(make_config, option):
     make_config([f"hparams_search={option}"])
     hydra = HydraConfig.get()
     assert str(hydra.mode) == "RunMode.MULTIRUN"
+    if option == "seed_comparison":  # whole experiments (test_cluster_configs.py)
+        assert "experiment" in hydra.sweeper.params
+        return
     assert "peft" in hydra.sweeper.params and "optim.optimizer.lr" in hydra.sweeper.params
     if option == "lora_optuna":
         assert hydra.sweeper.direction == "maximize"
@@ -167,7 +170,7 @@ def test_slurm_launcher_and_run_dirs(make_config):
         (["trainer.precision=fp8"], "trainer.precision='fp8'"),
         (["trainer.max_epochs=0"], "trainer.max_epochs must be an integer >= 1"),
         (["trainer.accumulate_grad_batches=0"], "accumulate_grad_batches must be an integer >= 1"),
-        (["peft=head_only"], "peft=head_only needs a pretrained core"),
+        (["peft=head_only", "~pretrain"], "peft=head_only needs a pretrained core"),
         (
             ["peft=lora8_fused", "peft.train_head=false", "pretrained.path=core.pt"],
             "frozen, freshly initialised shifters and readouts",

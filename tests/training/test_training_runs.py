@@ -124,12 +124,17 @@ def test_exported_model_predicts_like_the_selected_checkpoint(lora_run):
         torch.testing.assert_close(model(batch["video"], **inputs), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_evaluate_command_rescores_the_run_like_training(lora_run):
+def test_evaluate_command_rescores_the_run_like_training(lora_run, capsys):
     from brainenc.evaluate import main
 
     metrics, objects = lora_run
     run_dir = objects["run_dir"]
     assert main([str(run_dir), "--split", "test"]) == 0
+    printed = capsys.readouterr().out
+    rows = {line[:33].strip(): line[33:].split() for line in printed.splitlines()}
+    assert float(rows["model"][0]) == pytest.approx(metrics["test/corr"], abs=1e-4)
+    for reference in ("trial-average baseline", "ridge (video + behaviour)", "noise ceiling"):
+        assert float(rows[[k for k in rows if k.startswith(reference)][0]][0]) != 0
     written = json.loads((run_dir / "evaluation" / "metrics.json").read_text())
     assert written["split"] == "test"
     # Same model, frames and metric code as the end-of-run test: the same score.
@@ -207,8 +212,8 @@ def test_pretraining_stage_runs_once_then_is_reused(make_config, run_overrides, 
         "peft=lora8_fused",
         "peft.train_head=true",
         "debug=fdr",
-        f"+pretrain.checkpoint={checkpoint}",
-        "+pretrain.data.mouse_ids=[B]",
+        f"pretrain.checkpoint={checkpoint}",
+        "pretrain.data.mouse_ids=[B]",
     ]
     # pretrain.data replaces the run's data node: give the full node (here: the run's, mouse B).
     cfg = make_config(overrides, tmp_path / "first")

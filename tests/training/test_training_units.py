@@ -14,7 +14,6 @@ from brainenc.training.losses import MSELoss, PoissonCorrelationLoss, build_loss
 from brainenc.training.optimization import configure_optimization, parameter_groups
 from brainenc.training.parameters import count_parameters, parameter_kind
 from brainenc.training.precision import resolve_precision
-from brainenc.training.run_files import sweep_job_name
 from brainenc.training.schedules import constant, cosine, linear
 
 
@@ -145,19 +144,3 @@ def test_counts_include_lora_in_the_total():
         5,
     )
     assert counts.trainable_percent == pytest.approx(100 * 5 / 21, abs=1e-4)
-
-
-def test_sweep_job_names_keep_what_describes_the_model():
-    overrides = [
-        "peft=lora8_all",
-        "optim.optimizer.lr=0.001",
-        "paths.root_dir=/data/x",
-        "seed=3",
-        "+data.build.cache_dir=/tmp/cache",
-        "trainer.devices=2",
-    ]
-    assert sweep_job_name(overrides) == "optim.optimizer.lr=0.001,peft=lora8_all"
-    long = [f"model.core.setting_{i}={i}" for i in range(20)]
-    name = sweep_job_name(long, max_length=60)
-    assert len(name) == 60 and name != sweep_job_name(long[:-1], max_length=60)
-    assert sweep_job_name([]) == "default"

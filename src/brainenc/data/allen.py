@@ -31,6 +31,7 @@ from brainenc.data.errors import (
 )
 from brainenc.data.frames import resize_movie
 from brainenc.data.recording import Movie, Recording
+from brainenc.data.session_checks import check_recording, check_timestamps
 
 # Groups every Brain Observatory NWB 1.x ophys file has (docs: ../shared/spec/allen-nwb.md).
 BRAIN_OBSERVATORY_GROUPS = ("general/session_type", "processing", "stimulus/presentation")
@@ -73,8 +74,14 @@ def _check_brain_observatory_layout(path: Path) -> None:
     """Refuse HDF5 files that are not Brain Observatory NWB 1.x sessions, naming what is absent."""
     import h5py
 
-    with h5py.File(path, "r") as file:
-        absent = [group for group in BRAIN_OBSERVATORY_GROUPS if group not in file]
+    try:
+        with h5py.File(path, "r") as file:
+            absent = [group for group in BRAIN_OBSERVATORY_GROUPS if group not in file]
+    except (OSError, RuntimeError, KeyError, ValueError) as error:
+        raise UnreadableSessionError(
+            f"NWB file {path} cannot be read ({error}); its HDF5 structure is damaged. Delete "
+            "it and download it again."
+        ) from error
     if absent:
         raise UnreadableSessionError(
             f"NWB file {path} is HDF5 but not an Allen Brain Observatory NWB 1.x session: it has "
@@ -101,21 +108,32 @@ def read_recording(
     pupil_units: str,
     allow_missing_eye_tracking: bool,
 ) -> Recording:
-    """Read everything the dataset needs from one session (see `Recording` for shapes)."""
+    """Read everything the dataset needs from one session (see `Recording` for shapes).
+
+    Every array is checked for plausibility (`session_checks.check_recording`); errors of
+    h5py or allensdk on a damaged file become `UnreadableSessionError` naming the file.
+    """
     path = Path(path)
     session = open_session(path)
     try:
-        return _read(session, path, movies, frame_size, pupil_units, allow_missing_eye_tracking)
-    except (KeyError, OSError) as error:
+        recording = _read(
+            session, path, movies, frame_size, pupil_units, allow_missing_eye_tracking
+        )
+    except SessionFileError:
+        raise
+    except (KeyError, OSError, RuntimeError, ValueError, TypeError, IndexError) as error:
         raise UnreadableSessionError(
-            f"NWB file {path} lacks data allensdk expects ({error!r}); the file is damaged or "
-            "not a Brain Observatory session. Delete it and download it again."
+            f"NWB file {path} lacks data allensdk expects or cannot be decoded ({error!r}); the "
+            "file is damaged or not a Brain Observatory session. Delete it and download it again."
         ) from error
+    check_recording(recording)
+    return recording
 
 
 def _read(session, path, movies, frame_size, pupil_units, allow_missing_eye_tracking) -> Recording:
     metadata = _json_metadata(session.get_metadata())
     timestamps, responses = _corrected_traces(session, path)
+    check_timestamps(timestamps, path)  # allensdk aligns the running speed to them
     cell_ids = np.asarray(session.get_cell_specimen_ids(), dtype=np.int64)
     _check_finite_neurons(responses, cell_ids, path)
     speed, _ = session.get_running_speed()  # allensdk returns (speed, timestamps)

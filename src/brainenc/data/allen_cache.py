@@ -14,6 +14,11 @@ from brainenc.data.config import SelectionConfig
 from brainenc.data.errors import ConfigError, UnreadableSessionError
 
 MANIFEST = "manifest.json"
+OFFLINE_HINT = (
+    "Offline, build from NWB files you have: data=nwb data.build.mice={A:[/path/to/<id>.nwb]}, "
+    "or point data.build.cache_dir at an Allen cache folder that holds "
+    "ophys_experiment_data/<id>.nwb."
+)
 
 
 def open_cache(cache_dir: Path, api: Any | None = None) -> Any:
@@ -33,7 +38,16 @@ def select_experiments(cache: Any, selection: SelectionConfig) -> list[dict[str,
     for name in ("targeted_structures", "imaging_depths", "cre_lines"):
         if getattr(selection, name) is not None:
             filters[name] = list(getattr(selection, name))
-    experiments = sorted(cache.get_ophys_experiments(**filters), key=lambda e: e["id"])
+    try:
+        found = cache.get_ophys_experiments(**filters)
+    except OSError as error:  # URLError: the experiment list is not cached and cannot be fetched
+        where = getattr(cache, "manifest_path", "the cache folder")
+        raise UnreadableSessionError(
+            f"the list of experiments is not in the cache at {where} and could not "
+            f"be downloaded ({error}). {OFFLINE_HINT} List experiments in data.build.mice to "
+            "skip the selection."
+        ) from error
+    experiments = sorted(found, key=lambda e: e["id"])
     if not experiments:
         raise ConfigError(
             f"no experiment in the cache matches data.build.selection {filters}. Relax the "
@@ -52,7 +66,7 @@ def experiment_file(cache: Any, experiment_id: int) -> Path:
         if not path.exists():
             raise UnreadableSessionError(
                 f"experiment {experiment_id} is not in the cache at {path} and could not be "
-                f"downloaded ({error}). Check the id and the network connection."
+                f"downloaded ({error}). Check the id and the network connection. {OFFLINE_HINT}"
             ) from error
         raise UnreadableSessionError(
             f"NWB file {path} of experiment {experiment_id} cannot be read ({error}); allensdk "

@@ -5,7 +5,8 @@ calls it from `prepare_data` when a mouse folder is missing. Per mouse it reads 
 through allensdk, merges sessions of one mouse (shared neurons, all repeats), cuts clips,
 imputes missing values and computes statistics on the training split, normalises, and writes
 the folder atomically. A mouse whose folder was built with the same settings is skipped; one
-built with other settings is replaced only with `overwrite=true`.
+built with other settings is replaced only with `overwrite=true`. One build at a time writes
+into a dataset root (`layout.build_lock`): a second one waits, then finds the mice built.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from typing import Any
 
 from brainenc.data.allen import check_session_type, read_recording
 from brainenc.data.config import BuildConfig, config_digest
+from brainenc.data.created_folders import removed_on_failure
 from brainenc.data.errors import DatasetExistsError, DatasetIntegrityError
-from brainenc.data.layout import read_manifest, sweep_stale
+from brainenc.data.layout import build_lock, read_manifest, sweep_stale
 from brainenc.data.recording import shared_neurons
 from brainenc.data.samples import SPLITS, SampleSet, assemble_samples
+from brainenc.data.session_checks import check_build_arrays
 from brainenc.data.sources import MousePlan, SessionLocator
 from brainenc.data.statistics import compute_statistics, impute_missing
 from brainenc.data.writer import write_mouse
@@ -33,22 +36,31 @@ def build_dataset(config: BuildConfig | Mapping[str, Any], root: str | Path) -> 
     """Build every configured mouse under `root` (one folder per mouse); returns `root`."""
     config = BuildConfig.from_mapping(config)
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    for leftover in sweep_stale(root):
-        log.warning("cleaned up after an interrupted build: %s", leftover)
-    locator = SessionLocator(config)
-    for plan in locator.plans():
-        identity = config.mouse_identity(list(plan.sessions))
-        target = root / plan.mouse_id
-        if _up_to_date(target, identity, config.overwrite):
-            log.info(
-                "mouse %s is up to date at %s (same settings); nothing to do", plan.mouse_id, target
-            )
-            continue
-        samples = build_mouse(plan, locator, config, target, identity)
-        counts = describe_counts(samples.counts(), samples.responses.shape[1])
-        log.info("mouse %s -> %s: %s", plan.mouse_id, target, counts)
+    cache_dir = [config.cache_dir] if config.cache_dir else []
+    with removed_on_failure(root, *cache_dir):
+        root.mkdir(parents=True, exist_ok=True)
+        _build_into(config, root)
     return root
+
+
+def _build_into(config: BuildConfig, root: Path) -> None:
+    with build_lock(root):
+        for leftover in sweep_stale(root):
+            log.warning("cleaned up after an interrupted build: %s", leftover)
+        locator = SessionLocator(config)
+        for plan in locator.plans():
+            identity = config.mouse_identity(list(plan.sessions))
+            target = root / plan.mouse_id
+            if _up_to_date(target, identity, config.overwrite):
+                log.info(
+                    "mouse %s is up to date at %s (same settings); nothing to do",
+                    plan.mouse_id,
+                    target,
+                )
+                continue
+            samples = build_mouse(plan, locator, config, target, identity)
+            counts = describe_counts(samples.counts(), samples.responses.shape[1])
+            log.info("mouse %s -> %s: %s", plan.mouse_id, target, counts)
 
 
 def build_mouse(
@@ -78,8 +90,14 @@ def build_mouse(
         "pupil_center": ["pupil_x", "pupil_y"],
         "responses": [f"cell specimen {c}" for c in ids],
     }
-    samples, imputation = impute_missing(samples, names)
+    sources = ", ".join(str(r.source) for r in recordings)
+    samples, imputation = impute_missing(samples, names, sources)
     statistics = compute_statistics(samples, config.normalisation)
+    check_build_arrays(
+        {name: getattr(samples, name) for name in ("behavior", "pupil_center", "responses")},
+        statistics,
+        sources,
+    )
     write_mouse(
         target, plan.mouse_id, recordings, samples, statistics, imputation, config, identity
     )

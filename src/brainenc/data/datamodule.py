@@ -1,4 +1,11 @@
-"""`BrainDataModule`: train/validation/test loaders over one or several mice."""
+"""`BrainDataModule`: train/validation/test loaders over one or several mice.
+
+Under data parallelism every process reads its own share of each split (`MouseBatchSampler`
+with the trainer's world size and rank). The training loader's position (`MouseLoader`) is saved
+in checkpoints as the data module's state, so a run resumed mid-epoch continues with the batches
+it had not trained on. (Lightning's own restore of loader states is skipped when the training
+loader was built before the restore, as ``trainer.estimated_stepping_batches`` does.)
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from typing import Any
 import lightning as L
 import torch
 from torch.utils.data import ConcatDataset, DataLoader
+from torch.utils.data.dataloader import _BaseDataLoaderIter
 
 from brainenc.data.config import BuildConfig, config_digest
 from brainenc.data.dataset import MouseDataset
@@ -75,6 +83,8 @@ class BrainDataModule(L.LightningDataModule):
         self.verify = verify
         self.crop_frames = crop_frames
         self.datasets: dict[str, dict[str, MouseDataset]] = {}
+        self.train_loader: MouseLoader | None = None
+        self.train_position: dict[str, int] | None = None
 
     def prepare_data(self) -> None:
         """Build the dataset when a mouse folder is missing or was built with other settings."""
@@ -118,8 +128,22 @@ class BrainDataModule(L.LightningDataModule):
             for mouse, dataset in self.datasets["train"].items()
         }
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, True, self.train_mice_sampling)
+    def train_dataloader(self) -> MouseLoader:
+        self.train_loader = self._loader("train", self.batch_size, True, self.train_mice_sampling)
+        if self.train_position is not None:
+            self.train_loader.load_state_dict(self.train_position)
+            self.train_position = None
+        return self.train_loader
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"train_loader": ...}``: the training loader's position, once there is one."""
+        if self.train_loader is None:
+            return {}
+        return {"train_loader": self.train_loader.state_dict()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resume the next training loader at the saved position."""
+        self.train_position = state_dict.get("train_loader")
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("validation", self.eval_batch_size, False, "sequential")
@@ -127,12 +151,27 @@ class BrainDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", self.eval_batch_size, False, "sequential")
 
-    def _loader(self, split: str, batch_size: int, shuffle: bool, mode: str) -> DataLoader:
+    def _loader(self, split: str, batch_size: int, shuffle: bool, mode: str) -> MouseLoader:
         if not self.datasets:
             self.setup()
         parts = list(self.datasets[split].values())
-        sampler = MouseBatchSampler([len(p) for p in parts], batch_size, shuffle, mode)
-        return DataLoader(ConcatDataset(parts), batch_sampler=sampler, **self.loader_options)
+        trainer = self.trainer
+        sampler = MouseBatchSampler(
+            [len(p) for p in parts],
+            batch_size,
+            shuffle,
+            mode,
+            num_replicas=trainer.world_size if trainer is not None else 1,
+            rank=trainer.global_rank if trainer is not None else 0,
+            even_shares=split == "train",
+        )
+        if sampler.total_batches() < sampler.num_replicas:
+            raise ValueError(
+                f"the {split} split of {self.root} has {sampler.total_batches()} batches of up to "
+                f"{batch_size} samples for {sampler.num_replicas} processes, and every process "
+                "needs one: lower data.batch_size / data.eval_batch_size or use fewer devices."
+            )
+        return MouseLoader(ConcatDataset(parts), sampler, self.loader_options)
 
     def _needs_build(self) -> bool:
         expected = list((self.mouse_ids or {}).values()) or list(self.build.mice)
@@ -147,6 +186,50 @@ class BrainDataModule(L.LightningDataModule):
                 "Rebuild with data.build.overwrite=true, or point data.root elsewhere."
             )
         return bool(stale)
+
+
+class MouseLoader(DataLoader):
+    """A `DataLoader` over a `MouseBatchSampler` whose position Lightning saves in checkpoints.
+
+    ``state_dict()`` is ``{"epoch", "batches", "num_replicas"}``: the epoch and how many of this
+    rank's batches of it were delivered (with workers too: prefetched batches are not counted).
+    Its own generator seeds the workers, so creating an iterator leaves torch's global RNG alone.
+    """
+
+    def __init__(
+        self, dataset: ConcatDataset, batch_sampler: MouseBatchSampler, options: dict[str, Any]
+    ) -> None:
+        generator = torch.Generator().manual_seed(batch_sampler.seed)
+        super().__init__(dataset, batch_sampler=batch_sampler, generator=generator, **options)
+        self.live: _BaseDataLoaderIter | None = None
+        self.start = 0
+
+    def __iter__(self) -> _BaseDataLoaderIter:
+        self.start = self.batch_sampler.skip
+        self.live = super().__iter__()
+        return self.live
+
+    def state_dict(self) -> dict[str, int]:
+        sampler = self.batch_sampler
+        delivered = self.live._num_yielded if self.live is not None else 0
+        return {
+            "epoch": sampler.epoch,
+            "batches": self.start + delivered,
+            "num_replicas": sampler.num_replicas,
+        }
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        sampler = self.batch_sampler
+        if state["num_replicas"] != sampler.num_replicas:
+            raise ValueError(
+                f"the checkpoint was saved by a run on {state['num_replicas']} processes, this "
+                f"one has {sampler.num_replicas}: resume mid-epoch with the same trainer.devices "
+                "and trainer.num_nodes, or from an end-of-epoch checkpoint (last.ckpt)."
+            )
+        epoch, batches = int(state["epoch"]), int(state["batches"])
+        if batches == len(sampler):  # saved after the epoch's last batch: start the next one
+            epoch, batches = epoch + 1, 0
+        sampler.resume(epoch, batches)
 
 
 def _mouse_dirs(root: Path) -> list[Path]:

@@ -35,6 +35,10 @@ class MissingDataError(SessionFileError):
     """A neuron or channel has no finite value where one is needed."""
 
 
+class ImplausibleDataError(SessionFileError):
+    """An array of a session holds infinities or values outside its plausible range."""
+
+
 class DatasetIntegrityError(RuntimeError):
     """A built dataset folder does not match its manifest."""
 

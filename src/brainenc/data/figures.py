@@ -17,17 +17,21 @@ EXAMPLE_NEURONS = 6
 
 
 def roi_masks_figure(recording: Recording, path: Path) -> None:
-    """All ROI masks overlaid (pixel value = number of masks covering it), with ROI centres."""
+    """All ROI masks overlaid (pixel value = number of masks covering it), with ROI centres.
+
+    The centre markers are explained in the title, so no legend covers an ROI."""
     fig = Figure(figsize=(6, 6))
     ax = fig.subplots()
     image = ax.imshow(recording.roi_mask_count, cmap="magma", interpolation="nearest")
     x, y = recording.roi_pixel_centers.T
-    ax.scatter(x, y, s=12, marker="+", linewidths=0.6, c="cyan", label="mask midpoints")
-    ax.set_title(f"{len(x)} ROI masks, experiment {recording.experiment_id}")
+    ax.scatter(x, y, s=12, marker="+", linewidths=0.6, c="cyan")
+    ax.set_title(
+        f"{len(x)} ROI masks (cyan +: mask midpoints), experiment {recording.experiment_id}",
+        fontsize="medium",
+    )
     ax.set_xlabel("x (pixels)")
     ax.set_ylabel("y (pixels)")
-    ax.legend(loc="upper right", fontsize=8)
-    fig.colorbar(image, ax=ax, fraction=0.046, label="masks per pixel")
+    fig.colorbar(image, ax=ax, fraction=0.046, label="masks per pixel (count)")
     _save(fig, path)
 
 
@@ -39,7 +43,7 @@ def max_projection_figure(recording: Recording, path: Path) -> None:
     ax.set_title(f"maximum projection, experiment {recording.experiment_id}")
     ax.set_xlabel("x (pixels)")
     ax.set_ylabel("y (pixels)")
-    fig.colorbar(image, ax=ax, fraction=0.046, label="intensity")
+    fig.colorbar(image, ax=ax, fraction=0.046, label="fluorescence intensity (a.u.)")
     _save(fig, path)
 
 
@@ -59,6 +63,7 @@ def example_traces_figure(recording: Recording, movie: str, clip_length: int, pa
             first, last = starts[clip * clip_length], starts[(clip + 1) * clip_length - 1]
             ax.axvspan(times[first], times[last], color="tab:blue", alpha=0.1)
         ax.set_ylabel(f"id {recording.cell_specimen_ids[neuron]}", fontsize=7)
+    fig.supylabel("corrected fluorescence (a.u.), by cell specimen id")
     axes[0].set_title(
         f"corrected fluorescence, {movie} repeat 0 (shaded: every other {clip_length}-frame clip)"
     )

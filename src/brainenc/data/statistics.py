@@ -20,15 +20,20 @@ VARIABLES = ("video", "behavior", "pupil_center", "responses")
 
 
 def impute_missing(
-    samples: SampleSet, names: dict[str, list[str]]
+    samples: SampleSet, names: dict[str, list[str]], sources: str = "the sessions"
 ) -> tuple[SampleSet, dict[str, dict[str, object]]]:
     """Replace NaN by the training mean: per channel (behavior, pupil_center), per neuron.
+
+    Non-finite values (NaN, and infinities, which `session_checks` refuses earlier) are missing;
+    only finite training values enter the means.
 
     Parameters
     ----------
     names
         Readable label of every channel / neuron of "behavior", "pupil_center" and
         "responses", used in errors (e.g. cell specimen ids).
+    sources
+        The NWB files the samples come from, used in errors.
 
     Returns
     -------
@@ -38,17 +43,16 @@ def impute_missing(
     filled, report = {}, {}
     for name in ("behavior", "pupil_center", "responses"):
         values = getattr(samples, name)
-        with np.errstate(invalid="ignore"):
-            finite = np.isfinite(values[train])
-            counts = finite.sum(axis=(0, 2))
-            means = np.where(counts > 0, np.nansum(values[train], axis=(0, 2)), np.nan)
-            means = means / np.maximum(counts, 1)
+        finite = np.isfinite(values[train])
+        counts = finite.sum(axis=(0, 2))
+        totals = np.where(finite, values[train], 0.0).sum(axis=(0, 2))
+        means = np.where(counts > 0, totals / np.maximum(counts, 1), np.nan)
         empty = np.flatnonzero(counts == 0)
         if empty.size:
             labels = [names[name][i] for i in empty[:5]]
             raise MissingDataError(
-                f"{name}: {empty.size} channel(s)/neuron(s) have no finite value in the training "
-                f"split ({', '.join(labels)}{', ...' if empty.size > 5 else ''}). The session "
+                f"{sources}: {name}: {empty.size} channel(s)/neuron(s) have no finite value in "
+                f"the training split ({', '.join(labels)}{', ...' if empty.size > 5 else ''}). The session "
                 "data are damaged or missing there; exclude the session, or the affected "
                 "neurons with the source file repaired."
             )

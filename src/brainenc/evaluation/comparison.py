@@ -1,9 +1,11 @@
 """The run comparison table of the seed's FINAL COMPARISON, sorted by validation score.
 
 Hyper-parameters come from each run's ``config_resolved.yaml`` (``peft.r``, ``peft.lora_alpha``,
-``peft.target_modules`` or ``peft.name``, ``optim.optimizer.lr``, ``optim.name``,
-``trainer.max_epochs``), scores from ``metrics.json``, the trainable share from
+``peft.target_modules`` or ``peft.name``, ``peft.train_head``, ``optim.optimizer.lr``,
+``optim.name``, ``trainer.max_epochs``), scores from ``metrics.json``, the trainable share from
 ``trainable.json``. Absent values print as "–" (head-only and full runs have no LoRA rank).
+A run without scores (no ``metrics.json``: it crashed or still runs) is listed last as failed;
+a score that covers part of its split (a limited run) says so: "(partial: N of M samples)".
 
 Below the runs, rows marked "ref" give the reference predictors of
 :mod:`brainenc.evaluation.references` (``references`` in ``metrics.json``; one block per distinct
@@ -54,6 +56,7 @@ class ComparisonRow:
     lora_rank: int | None
     lora_alpha: float | None
     target_layers: str | None
+    train_head: bool | None
     lr: float | None
     scheduler: str | None
     epochs: int | None
@@ -63,6 +66,9 @@ class ComparisonRow:
     baseline: float | None
     baseline_note: str | None
     references: dict[str, Reference] | None = None
+    val_partial: str | None = None
+    test_partial: str | None = None
+    failure: str | None = None
     best: bool = False
     tied: bool = False
 
@@ -79,21 +85,39 @@ class ComparisonRow:
             return None
         return self.test_corr - self.baseline
 
-    @property
-    def label(self) -> str:
-        """Short legend label, e.g. ``"3: r8 fused lr 0.001 cosine"``."""
+    def label(self, position: int) -> str:
+        """Short legend label naming the table row, e.g. ``"#3 r8 fused lr 0.001 cosine"``."""
         rank = None if self.lora_rank is None else f"r{self.lora_rank}"
         lr = None if self.lr is None else f"lr {self.lr:g}"
-        details = [part for part in (rank, self.target_layers, lr, self.scheduler) if part]
-        return f"{self.run}: {' '.join(details)}" if details else self.run
+        failed = "(failed)" if self.failure else None
+        details = [p for p in (rank, self.target_layers, lr, self.scheduler, failed) if p]
+        return " ".join([f"#{position}", *details])
 
 
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _is_lora(config: dict[str, Any]) -> bool:
+    """A LoRA run: its ``peft._target_`` (or, in hand-written configs, ``peft.name``) says so.
+    Other runs may carry LoRA settings (an Optuna trial of peft=head_only with peft.r swept)."""
+    target = config_value(config, "peft._target_")
+    if target:
+        return str(target).endswith("LoraStrategy")
+    return str(config_value(config, "peft.name")).startswith("lora")
+
+
+def _train_head(config: dict[str, Any]) -> bool | None:
+    """Whether the shifters and readouts trained: ``peft.train_head`` of LoRA runs; every other
+    strategy trains them."""
+    if not _is_lora(config):
+        return True if config_value(config, "peft.name") else None
+    value = config_value(config, "peft.train_head")
+    return value if isinstance(value, bool) else None
+
+
 def _target_layers(config: dict[str, Any]) -> str | None:
-    targets = config_value(config, "peft.target_modules")
+    targets = config_value(config, "peft.target_modules") if _is_lora(config) else None
     if isinstance(targets, str):
         targets = [targets]
     if isinstance(targets, list | tuple) and targets:
@@ -115,10 +139,31 @@ def _baseline(metrics: dict[str, Any]) -> tuple[float | None, str | None]:
     return None, None
 
 
+def _partial(metrics: dict[str, Any], stage: str) -> str | None:
+    """``"N of M samples"`` when the ``stage`` score covers part of its split (written by
+    :mod:`brainenc.training.coverage`), else None."""
+    scored, total = metrics.get(f"{stage}/samples"), metrics.get(f"{stage}/samples_total")
+    if isinstance(scored, int) and isinstance(total, int) and scored < total:
+        return f"{scored} of {total} samples"
+    return None
+
+
+def _failure(record: RunRecord) -> str | None:
+    if not record.metrics:
+        return "no metrics.json: crashed or still running"
+    if (
+        _number(record.metrics.get("val/corr")) is None
+        and _number(record.metrics.get("test/corr")) is None
+    ):
+        return "no score in metrics.json"
+    return None
+
+
 def comparison_row(record: RunRecord, name: str) -> ComparisonRow:
     """Table row of one run; ``name`` labels it (e.g. its path relative to the sweep)."""
     config, metrics = record.config, record.metrics
-    rank = _number(config_value(config, "peft.r"))
+    lora = _is_lora(config)
+    rank = _number(config_value(config, "peft.r")) if lora else None
     epochs = _number(metrics.get("epochs"))
     if epochs is None:
         epochs = _number(config_value(config, "trainer.max_epochs"))
@@ -127,8 +172,9 @@ def comparison_row(record: RunRecord, name: str) -> ComparisonRow:
     return ComparisonRow(
         run=name,
         lora_rank=None if rank is None else int(rank),
-        lora_alpha=_number(config_value(config, "peft.lora_alpha")),
+        lora_alpha=_number(config_value(config, "peft.lora_alpha")) if lora else None,
         target_layers=_target_layers(config),
+        train_head=_train_head(config),
         lr=_number(config_value(config, "optim.optimizer.lr")),
         scheduler=None if scheduler is None else str(scheduler),
         epochs=None if epochs is None else int(epochs),
@@ -138,17 +184,20 @@ def comparison_row(record: RunRecord, name: str) -> ComparisonRow:
         baseline=baseline,
         baseline_note=note,
         references=read_references(metrics),
+        val_partial=_partial(metrics, "val"),
+        test_partial=_partial(metrics, "test"),
+        failure=_failure(record),
     )
 
 
 def comparison_rows(records: Sequence[RunRecord], names: Sequence[str]) -> list[ComparisonRow]:
-    """Rows sorted by validation score (best first, runs without one last).
+    """Rows sorted by validation score (best first, runs without one, then failed runs, last).
 
     A unique best run is marked ``best``; runs within :data:`TIE_TOLERANCE` of the best are
     marked ``tied`` instead, and none is best.
     """
     rows = [comparison_row(record, name) for record, name in zip(records, names, strict=True)]
-    rows.sort(key=lambda row: (row.val_corr is None, -(row.val_corr or 0.0)))
+    rows.sort(key=lambda row: (bool(row.failure), row.val_corr is None, -(row.val_corr or 0.0)))
     if not rows or rows[0].val_corr is None:
         return rows
     top = rows[0].val_corr
@@ -171,6 +220,7 @@ HEADER = (
     "rank",
     "alpha",
     "layers",
+    "train head",
     "lr",
     "scheduler",
     "epochs",
@@ -187,24 +237,36 @@ def _cell(value: Any, spec: str = "") -> str:
     return MISSING if value is None else format(value, spec)
 
 
+def _score_cell(value: float | None, partial: str | None) -> str:
+    cell = _cell(value, ".4f")
+    return f"{cell} (partial: {partial})" if value is not None and partial else cell
+
+
 def _markdown_cells(position: int, row: ComparisonRow) -> list[str]:
     baseline = _cell(row.baseline, ".4f")
     if row.baseline is None and row.baseline_note:
         baseline = f"n/a ({row.baseline_note})"
     gain = MISSING if row.gain is None else f"{row.gain:+.4f}"
     marker = " ★" if row.best else " (tie)" if row.tied else ""
-    return [
-        f"{position}{marker}",
+    train_head = MISSING if row.train_head is None else "yes" if row.train_head else "no"
+    settings = [
         row.run,
         _cell(row.lora_rank),
         _cell(row.lora_alpha, "g"),
         _cell(row.target_layers),
+        train_head,
         _cell(row.lr, "g"),
         _cell(row.scheduler),
         _cell(row.epochs),
         _cell(row.trainable_percent, ".2f"),
-        _cell(row.val_corr, ".4f"),
-        _cell(row.test_corr, ".4f"),
+    ]
+    if row.failure:
+        return [f"{position} failed", *settings, f"failed: {row.failure}", *[MISSING] * 4]
+    return [
+        f"{position}{marker}",
+        *settings,
+        _score_cell(row.val_corr, row.val_partial),
+        _score_cell(row.test_corr, row.test_partial),
         baseline,
         gain,
         _cell(row.fraction_of_ceiling, ".3f"),
@@ -217,16 +279,17 @@ def _reference_cells(row: ReferenceRow, runs: list[str] | None) -> list[str]:
     corr = f"n/a ({row.reference.reason})" if score is None else f"{score:.4f}"
     gain = MISSING if row.gain is None else f"{row.gain:+.4f}"
     fraction = fraction_of_ceiling(score, row.ceiling)
-    return ["ref", label, *[MISSING] * 8, corr, MISSING, gain, _cell(fraction, ".3f")]
+    return ["ref", label, *[MISSING] * 9, corr, MISSING, gain, _cell(fraction, ".3f")]
 
 
 def to_markdown(rows: Sequence[ComparisonRow]) -> str:
-    """Markdown table: runs (a unique best validation score marked ★, ties marked), then the
-    reference predictors ("ref" rows; one block per distinct set, labelled with its runs)."""
+    """Markdown table: runs (a unique best validation score marked ★, ties marked, failed runs
+    marked failed), then the reference predictors of the scored runs ("ref" rows; one block per
+    distinct set, labelled with its runs)."""
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for position, row in enumerate(rows, start=1):
         lines.append("| " + " | ".join(_markdown_cells(position, row)) + " |")
-    blocks = reference_rows(rows)
+    blocks = reference_rows([row for row in rows if not row.failure])
     for runs, block in blocks:
         for reference in block:
             cells = _reference_cells(reference, runs if len(blocks) > 1 else None)
@@ -239,7 +302,10 @@ LEGEND = (
     "selection metric; test: the selected checkpoint). Baseline: each test sample predicted by "
     "the mean of the training repeats of its clip, scored on the same frames; gain = test - "
     "baseline. ★ marks a unique best validation score; (tie) marks runs within 0.0005 of the "
-    'best (equal to 3 decimals), when no run is best. "ref" rows score reference predictors '
+    "best (equal to 3 decimals), when no run is best. A score marked (partial: N of M samples) "
+    "covers part of its split (a limited run: trainer.limit_val_batches, limit_test_batches, "
+    "fast_dev_run) and does not compare with full scores. Failed runs left no score. "
+    '"ref" rows score reference predictors '
     "on the same test samples and frames: the baseline; a stimulus-blind control (the mean "
     "training response at each frame index, the same for every sample); a ridge regression on "
     "pooled video and behaviour; for in-silico mice, the stimulus-locked truth (noise-free "
@@ -254,6 +320,7 @@ CSV_FIELDS = (
     "lora_rank",
     "lora_alpha",
     "target_layers",
+    "train_head",
     "lr",
     "scheduler",
     "epochs",
@@ -264,6 +331,9 @@ CSV_FIELDS = (
     "baseline_note",
     "gain",
     "fraction_of_ceiling",
+    "val_partial",
+    "test_partial",
+    "failure",
     "best",
     "tied",
     *(f"reference_{name}" for name in PREDICTORS),
@@ -273,8 +343,10 @@ CSV_FIELDS = (
 def to_csv(rows: Sequence[ComparisonRow]) -> str:
     """CSV with raw numbers (empty when absent), one row per run.
 
-    Besides the table's columns: ``best``, ``tied`` and ``reference_<predictor>``, the test
-    score of each of the run's reference predictors (empty when not recorded or not defined).
+    Besides the table's columns: ``val_partial`` / ``test_partial`` ("N of M samples" when a
+    score covers part of its split), ``failure`` (why a failed run has no score), ``best``,
+    ``tied`` and ``reference_<predictor>``, the test score of each of the run's reference
+    predictors (empty when not recorded or not defined).
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -336,8 +408,9 @@ def dataset_warning(records: Sequence[RunRecord], names: Sequence[str]) -> str |
 def write_report(paths: Sequence[str | Path], out_dir: str | Path) -> ReportFiles:
     """Compare the runs in ``paths`` (run or multirun directories).
 
-    Writes ``comparison.md``, ``comparison.csv`` and ``curves.png`` (training loss and
-    validation correlation of every run with a CSV log) into ``out_dir``.
+    Writes ``comparison.md``, ``comparison.csv`` and ``curves.png`` (one panel per logged
+    metric, every run with a CSV log labelled by its table position, e.g. "#1 r8 fused lr
+    0.001 cosine") into ``out_dir``.
     """
     runs = find_runs(paths)
     records = [load_run(run) for run in runs]
@@ -352,7 +425,10 @@ def write_report(paths: Sequence[str | Path], out_dir: str | Path) -> ReportFile
     )
     csv_path = write_text_atomic(out_dir / "comparison.csv", to_csv(rows))
     path_of = dict(zip(names, runs, strict=True))
-    histories = {row.label: read_metric_history(path_of[row.run]) for row in rows}
+    histories = {
+        row.label(position): read_metric_history(path_of[row.run])
+        for position, row in enumerate(rows, start=1)
+    }
     histories = {label: history for label, history in histories.items() if history}
     baselines = [_number(r.metrics.get("baseline/val/corr")) for r in records]
     baseline = next((value for value in baselines if value is not None), None)

@@ -20,40 +20,59 @@ MetricHistory = Mapping[str, tuple[np.ndarray, np.ndarray]]
 """Metric name -> (epochs, values) of one run, e.g. ``{"val/corr": (epochs, values)}``."""
 
 
+CURVE_PANELS = {
+    "train/loss": ("training loss", "loss (training objective, a.u.)"),
+    "val/loss": ("validation loss", "loss (training objective, a.u.)"),
+    "val/corr": ("validation correlation", "mean single-trial correlation (r)"),
+}
+"""Metric -> (panel title, y label) of the training-curves figure, in panel order."""
+
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def training_curves_figure(
+    histories: Mapping[str, MetricHistory], baseline: float | None = None
+) -> Figure:
+    """One panel per metric of :data:`CURVE_PANELS` that any run logged, one legend beside them.
+
+    Parameters
+    ----------
+    histories
+        Short run label -> its metric history (any of :data:`CURVE_PANELS` may be missing).
+    baseline
+        Validation score of the trial-average baseline, drawn as a dashed line if given.
+    """
+    metrics = [m for m in CURVE_PANELS if any(m in history for history in histories.values())]
+    if not metrics:
+        raise ValueError(f"no run logged any of {list(CURVE_PANELS)}")
+    figure = Figure(figsize=(3.8 * len(metrics) + 2.5, 3.4), layout="constrained")
+    panels = figure.subplots(1, len(metrics), squeeze=False)[0]
+    for axes, metric in zip(panels, metrics, strict=True):
+        for index, (label, history) in enumerate(histories.items()):
+            if metric in history:
+                epochs, values = history[metric]
+                style = {"color": f"C{index % 10}", "linestyle": LINE_STYLES[index // 10 % 4]}
+                axes.plot(epochs, values, marker="o", markersize=3, label=label, **style)
+        if metric == "val/corr" and baseline is not None:
+            axes.axhline(baseline, color="grey", linestyle="--", label="trial-average baseline")
+        title, ylabel = CURVE_PANELS[metric]
+        axes.set(xlabel="epoch", ylabel=ylabel, title=title)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(alpha=0.3)
+    legend = {}
+    for axes in panels:
+        legend.update(zip(*reversed(axes.get_legend_handles_labels()), strict=True))
+    figure.legend(legend.values(), legend.keys(), loc="outside right upper", fontsize="small")
+    return figure
+
+
 def plot_training_curves(
     histories: Mapping[str, MetricHistory],
     path: str | Path,
     baseline: float | None = None,
 ) -> Path:
-    """Training loss and validation correlation per epoch of compared runs.
-
-    Parameters
-    ----------
-    histories
-        Run label -> its metric history with ``train/loss`` and ``val/corr`` (either may be
-        missing).
-    path
-        Output PNG.
-    baseline
-        Validation score of the trial-average baseline, drawn as a dashed line if given.
-    """
-    figure = Figure(figsize=(11, 4.2))
-    loss_axes, corr_axes = figure.subplots(1, 2)
-    for label, history in histories.items():
-        for axes, name in ((loss_axes, "train/loss"), (corr_axes, "val/corr")):
-            if name in history:
-                epochs, values = history[name]
-                axes.plot(epochs, values, marker="o", markersize=3, label=label)
-    if baseline is not None:
-        corr_axes.axhline(baseline, color="grey", linestyle="--", label="trial-average baseline")
-    loss_axes.set(xlabel="epoch", ylabel="training loss", title="Training loss")
-    corr_axes.set(xlabel="epoch", ylabel="val/corr", title="Validation single-trial correlation")
-    for axes in (loss_axes, corr_axes):
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.grid(alpha=0.3)
-        if axes.lines:
-            axes.legend(fontsize="small")
-    return save_figure_atomic(figure, path)
+    """Write :func:`training_curves_figure` as a PNG at ``path``; returns ``path``."""
+    return save_figure_atomic(training_curves_figure(histories, baseline), path)
 
 
 def plot_correlation_histograms(
@@ -89,10 +108,54 @@ def plot_correlation_histograms(
             label=f"{label} (mean {v.mean():.4f})",
         )
         axes.axvline(v.mean(), color=colour, linestyle="--", linewidth=1)
-    axes.set(xlabel="correlation per neuron", ylabel="neurons", title=title)
+    axes.set(
+        xlabel="single-trial correlation per neuron (r)", ylabel="neurons (count)", title=title
+    )
     axes.legend(fontsize="small")
     axes.grid(alpha=0.3)
     return save_figure_atomic(figure, path)
+
+
+RESPONSE_UNITS = {
+    "seed": "response, z-scored per neuron (s.d.)",
+    "viv1t": "response, viv1t-normalised (x 1/s.d. per neuron and frame)",
+}
+"""y label of response traces per response normalisation (``data.build.normalisation``)."""
+
+
+def extreme_neurons(correlations: np.ndarray) -> dict[str, tuple[int, int]]:
+    """The ``(neuron, sample)`` of each panel of :func:`plot_extreme_neuron_traces`.
+
+    Neurons are ranked by their mean single-trial correlation over samples (NaN ignored); the
+    best neuron is shown on its best-correlated sample, the median neuron on its median one,
+    the worst neuron on its worst one.
+
+    Parameters
+    ----------
+    correlations
+        ``(S, N)`` single-trial correlations.
+
+    Returns
+    -------
+    dict
+        ``"best"``, ``"median"``, ``"worst"`` -> ``(neuron, sample)``.
+    """
+    correlations = np.asarray(correlations, dtype=np.float64)
+    finite = np.isfinite(correlations)
+    counts = finite.sum(axis=0)
+    scores = np.where(finite, correlations, 0.0).sum(axis=0) / np.maximum(counts, 1)
+    ranked = np.flatnonzero(counts > 0)
+    if ranked.size == 0:
+        raise ValueError("no neuron has a finite single-trial correlation (constant traces?)")
+    ranked = ranked[np.argsort(scores[ranked], kind="stable")]
+    picks = {"best": ranked[-1], "median": ranked[len(ranked) // 2], "worst": ranked[0]}
+    chosen = {}
+    for rank, neuron in picks.items():
+        samples = np.flatnonzero(finite[:, neuron])
+        order = samples[np.argsort(correlations[samples, neuron], kind="stable")]
+        sample = {"best": order[-1], "median": order[len(order) // 2], "worst": order[0]}[rank]
+        chosen[rank] = (int(neuron), int(sample))
+    return chosen
 
 
 def plot_extreme_neuron_traces(
@@ -103,11 +166,10 @@ def plot_extreme_neuron_traces(
     frame_rate: float = 30.0,
     baseline: np.ndarray | None = None,
     sample_names: Sequence[str] | None = None,
+    normalisation: str | None = None,
 ) -> Path:
-    """Predicted vs recorded traces of the best, median and worst neurons.
-
-    Neurons are ranked by their mean single-trial correlation; each panel shows the sample whose
-    correlation is closest to that neuron's median over samples (a typical trial).
+    """Predicted vs recorded traces of the best, median and worst neurons (see
+    :func:`extreme_neurons` for the neuron and sample of each panel).
 
     Parameters
     ----------
@@ -123,18 +185,19 @@ def plot_extreme_neuron_traces(
         Optional ``(S, N, L)`` baseline predictions drawn for comparison.
     sample_names
         Optional ``S`` labels (e.g. "natural_movie_one clip 0 repeat 8").
+    normalisation
+        Response normalisation of the dataset (``seed``, ``viv1t``), named on the y axis.
     """
     correlations = per_trial_correlations(predictions, targets)
-    neuron_scores = correlations.mean(axis=0)
-    order = np.argsort(neuron_scores)
-    chosen = {"best": order[-1], "median": order[len(order) // 2], "worst": order[0]}
     seconds = (first_frame + np.arange(targets.shape[-1])) / frame_rate
-    figure = Figure(figsize=(10, 7.5))
-    for axes, (rank, neuron) in zip(
-        figure.subplots(3, 1, sharex=True), chosen.items(), strict=True
+    ylabel = RESPONSE_UNITS.get(
+        str(normalisation), f"response, {normalisation or 'stored'} normalisation (a.u.)"
+    )
+    figure = Figure(figsize=(10, 7.5), layout="constrained")
+    panels = figure.subplots(3, 1, sharex=True)
+    for axes, (rank, (neuron, sample)) in zip(
+        panels, extreme_neurons(correlations).items(), strict=True
     ):
-        typical = np.abs(correlations[:, neuron] - np.median(correlations[:, neuron]))
-        sample = int(np.argmin(typical))
         name = sample_names[sample] if sample_names is not None else f"sample {sample}"
         axes.plot(seconds, targets[sample, neuron], color="black", label="recorded")
         axes.plot(seconds, predictions[sample, neuron], color="C0", label="model")
@@ -147,14 +210,14 @@ def plot_extreme_neuron_traces(
                 label="trial average",
             )
         axes.set_title(
-            f"{rank} neuron {neuron}: mean r = {neuron_scores[neuron]:.3f}; {name}, "
-            f"r = {correlations[sample, neuron]:.3f}",
+            f"{rank} neuron {neuron} (mean r = {np.nanmean(correlations[:, neuron]):.3f}) on its "
+            f"{rank} sample, {name}: r = {correlations[sample, neuron]:.3f}",
             fontsize="medium",
         )
-        axes.set_ylabel("response")
         axes.grid(alpha=0.3)
-    axes.set_xlabel("time in clip (s)")
-    axes.legend(fontsize="small", loc="upper right")
+    figure.supylabel(ylabel)
+    panels[-1].set_xlabel("time in clip (s)")
+    panels[0].legend(fontsize="small", loc="upper right")
     return save_figure_atomic(figure, path)
 
 

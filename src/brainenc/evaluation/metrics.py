@@ -10,8 +10,10 @@ neuralpredictors' ``corr`` does::
     r = mean_t((x - mean_t x)(y - mean_t y)) / ((std_t x + eps) (std_t y + eps))
 
 so a constant trace scores 0 (up to rounding) without NaN warnings, and a perfect predictor scores
-``1 - O(eps / std)``. NaN correlations (only possible from non-finite inputs) count as 0, as the
-Sensorium scorer does. The streaming versions for Lightning are in
+``1 - O(eps / std)``. Recorded responses (targets) must be finite: a NaN or infinity there is
+damaged data and is refused with the sample, neuron and frame named, since it would silently
+shift every score. NaN correlations from non-finite predictions count as 0, as the Sensorium
+scorer does. The streaming versions for Lightning are in
 :mod:`brainenc.evaluation.streaming`.
 """
 
@@ -139,6 +141,26 @@ def pearson(x: Any, y: Any, axis: int = -1, eps: float = EPS) -> np.ndarray:
     return np.where(np.isnan(r), 0.0, r)
 
 
+def check_finite_targets(targets: np.ndarray, axes: Sequence[str]) -> None:
+    """Refuse recorded responses holding NaN or infinities, naming the first one.
+
+    Parameters
+    ----------
+    targets
+        Responses of any layout whose axes are named by ``axes``, e.g. ("sample", "neuron",
+        "frame") for ``(S, N, T)``.
+    """
+    bad = ~np.isfinite(targets)
+    if bad.any():
+        first = ", ".join(f"{a} {i}" for a, i in zip(axes, np.argwhere(bad)[0], strict=True))
+        raise ValueError(
+            f"the recorded responses hold {int(bad.sum())} non-finite value(s) (first at {first}):"
+            " scores would be silently wrong. The dataset is damaged or was edited; check it "
+            "with verify=hash and rebuild it with `python -m brainenc.data.build "
+            "data.build.overwrite=true`"
+        )
+
+
 def _check_samples(predictions: Any, targets: Any) -> tuple[np.ndarray, np.ndarray]:
     predictions = np.asarray(predictions, dtype=np.float64)
     targets = np.asarray(targets, dtype=np.float64)
@@ -149,6 +171,7 @@ def _check_samples(predictions: Any, targets: Any) -> tuple[np.ndarray, np.ndarr
         )
     if predictions.shape[-1] < 2:
         raise ValueError(f"correlations need at least 2 frames, got {predictions.shape[-1]}")
+    check_finite_targets(targets, ("sample", "neuron", "frame"))
     return predictions, targets
 
 
@@ -225,6 +248,7 @@ def _clip_pairs(predictions: Any, targets: Any) -> list[tuple[np.ndarray, np.nda
                 f"clip {index}: expected targets (repeats >= 2, neurons, frames >= 2), got "
                 f"{target.shape}; leave out clips with a single repeat"
             )
+        check_finite_targets(target, (f"clip {index}: repeat", "neuron", "frame"))
         if prediction.shape == target.shape[1:]:
             prediction = np.broadcast_to(prediction, target.shape)
         if prediction.shape != target.shape:

@@ -14,6 +14,7 @@ scoring needs neither torch nor the dataset builder::
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,11 +102,24 @@ class MouseFolder:
         if values.ndim != len(layout):
             expected = "(" + ", ".join(layout) + ")"
             raise ValueError(f"{path}: expected {name} {expected}, found shape {values.shape}")
+        bad = values.size - int(np.count_nonzero(np.isfinite(values)))
+        if bad:
+            raise ValueError(
+                f"{path} holds {bad} non-finite value(s) (NaN or infinity), which would silently "
+                f"change every score; the dataset is damaged or was edited: {REBUILD_HINT}"
+            )
         return values
 
     def responses(self, index: int) -> np.ndarray:
-        """Memory-mapped responses ``(N, T)`` of sample ``index`` (stored normalised)."""
-        return self._sample_array("responses", index, ("neurons", "frames"))
+        """Memory-mapped responses ``(N, T)`` of sample ``index`` (stored normalised, finite)."""
+        values = self._sample_array("responses", index, ("neurons", "frames"))
+        expected = (getattr(self, "num_neurons", None), getattr(self, "num_frames", None))
+        if None not in expected and values.shape != expected:
+            raise ValueError(
+                f"{self.path}/data/responses/{index}.npy has shape {values.shape}, sample 0 "
+                f"has {expected}; {REBUILD_HINT}"
+            )
+        return values
 
     def video(self, index: int) -> np.ndarray:
         """Memory-mapped video ``(1, T, H, W)`` of sample ``index`` (stored normalised)."""
@@ -123,13 +137,7 @@ class MouseFolder:
         """Responses of the given samples, ``(S, N, T)`` float32 (read into memory)."""
         stacked = np.empty((len(indices), self.num_neurons, self.num_frames), dtype=np.float32)
         for row, index in enumerate(indices):
-            values = self.responses(int(index))
-            if values.shape != stacked.shape[1:]:
-                raise ValueError(
-                    f"{self.path}/data/responses/{index}.npy has shape {values.shape}, sample 0 "
-                    f"has {stacked.shape[1:]}; {REBUILD_HINT}"
-                )
-            stacked[row] = values
+            stacked[row] = self.responses(int(index))
         return stacked
 
     def split_samples(self, split: str | None, purpose: str = "") -> np.ndarray:
@@ -179,3 +187,11 @@ class MouseFolder:
         """sha256 of ``manifest.json`` (identifies the dataset build), or None if absent."""
         path = self.path / "manifest.json"
         return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+    def normalisation(self) -> str | None:
+        """Response normalisation the folder was built with (``seed``, ``viv1t``), or None if its
+        ``manifest.json`` does not say."""
+        path = self.path / "manifest.json"
+        manifest = json.loads(path.read_text()) if path.is_file() else {}
+        value = manifest.get("normalisation") if isinstance(manifest, dict) else None
+        return None if value is None else str(value)

@@ -95,6 +95,7 @@ def _write_figures(
             first_frame,
             baseline=baseline_predictions,
             sample_names=names,
+            normalisation=mouse.normalisation(),
         ),
     }
     projection, centres = mouse.max_projection(), mouse.roi_pixel_centers()

@@ -270,7 +270,7 @@ def combine_references(per_mouse: Mapping[str, References]) -> dict[str, Any]:
     }
 
 
-def read_references(metrics: Mapping[str, Any]) -> dict[str, Reference] | None:
+def read_references(metrics: Mapping[str, Any], split: str = "test") -> dict[str, Reference] | None:
     """The references stored under ``references`` in a run's ``metrics.json``.
 
     Returns
@@ -278,15 +278,17 @@ def read_references(metrics: Mapping[str, Any]) -> dict[str, Reference] | None:
     dict or None
         Key of :data:`PREDICTORS` -> :class:`Reference` (``reason`` "not recorded" for absent
         entries); None when the run recorded no references (runs older than them) or recorded
-        them on another split than ``test``.
+        them on another split than ``split``.
     """
     stored = metrics.get("references")
-    if not isinstance(stored, Mapping) or stored.get("split", "test") != "test":
+    if not isinstance(stored, Mapping) or stored.get("split", "test") != split:
         return None
     return {name: Reference.from_dict(stored.get(name)) for name in PREDICTORS}
 
 
-def score_table(references: Mapping[str, Reference], models: Mapping[str, float | None]) -> str:
+def score_table(
+    references: Mapping[str, Reference], models: Mapping[str, float | None], split: str = "test"
+) -> str:
     """Plain-text table of the models' scores among the references, with fractions of the ceiling.
 
     Rows: baseline, stimulus-blind control and ridge, then each model, then the stimulus-locked
@@ -307,7 +309,8 @@ def score_table(references: Mapping[str, Reference], models: Mapping[str, float 
         ref = references.get(name, Reference(None, None, MISSING_REASON))
         add(PREDICTORS[name], ref.corr, ref.reason or "")
     width = max(len(label) for label, _, _ in rows)
-    lines = [f"{'predictor'.ljust(width)}  test corr  of ceiling"]
+    header = f"{split} corr"
+    lines = [f"{'predictor'.ljust(width)}  {header:>9s}  of ceiling"]
     for label, value, note in rows:
         fraction = fraction_of_ceiling(value, ceiling)
         shown = "n/a" if value is None else f"{value:.4f}"

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-CONFIG_FILES = ("config_resolved.yaml", ".hydra/config.yaml")
+RESOLVED_CONFIG = "config_resolved.yaml"
+CONFIG_FILES = (RESOLVED_CONFIG, ".hydra/config.yaml")
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,23 @@ def load_run(path: str | Path) -> RunRecord:
         metrics=_read_mapping(path / "metrics.json", json.loads),
         trainable=_read_mapping(path / "trainable.json", json.loads),
     )
+
+
+def read_resolved_config(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """A run directory's ``config_resolved.yaml`` as plain data (no object is built).
+
+    Returns
+    -------
+    file, config
+        The file read and its content.
+    """
+    config_path = Path(path) / RESOLVED_CONFIG
+    if not config_path.is_file():
+        raise FileNotFoundError(
+            f"{config_path} is missing: {path} is not a training run directory, or its run "
+            "stopped before writing its config."
+        )
+    return config_path, _read_mapping(config_path, yaml.safe_load)
 
 
 def config_value(config: dict[str, Any], key: str) -> Any:

@@ -3,7 +3,8 @@
 Both metrics take ``update(predictions, targets)`` with ``(B, N, T')`` tensors already cut to the
 scored frames (:func:`brainenc.evaluation.metrics.crop_to_scored`). Their states are float64
 sums reduced with ``sum`` across processes, so results under DDP equal a single-process run.
-Use one instance per mouse (N differs between mice).
+Use one instance per mouse (N differs between mice). Non-finite targets (damaged recorded
+responses) are refused, as in the batch functions.
 
 - :class:`PerTrialCorrelation` equals :func:`~brainenc.evaluation.metrics.per_trial_correlation`
   over every sample seen (``val/corr``).
@@ -28,6 +29,15 @@ def _check_batch(predictions: torch.Tensor, targets: torch.Tensor, metric: str) 
         )
     if predictions.shape[-1] < 2:
         raise ValueError(f"{metric}.update needs at least 2 frames, got {predictions.shape[-1]}")
+    if not bool(torch.isfinite(targets).all()):
+        bad = (~torch.isfinite(targets)).nonzero()[0].tolist()
+        raise ValueError(
+            f"{metric}.update: the recorded responses hold "
+            f"{int((~torch.isfinite(targets)).sum())} non-finite value(s) (first at batch "
+            f"sample {bad[0]}, neuron {bad[1]}, scored frame {bad[2]}): scores would be silently "
+            "wrong. The dataset is damaged or was edited; check it with verify=hash and rebuild "
+            "it with `python -m brainenc.data.build data.build.overwrite=true`"
+        )
 
 
 def _correlation_from_moments(

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from brainenc.atomic_files import atomic_destination
+from brainenc.models.core_settings import differing_core_settings
 
 try:  # numpy >= 2
     from numpy._core.multiarray import scalar as _numpy_scalar
@@ -156,7 +157,9 @@ def load_checkpoint(
         provided = {k: v for k, v in provided.items() if k.startswith("core.")}
     else:
         ignored = ()
-    _check_match(checkpoint.path, part, provided, expected)
+    _check_match(
+        checkpoint.path, part, provided, expected, differing_core_settings(model, provided)
+    )
     if part == "core":
         model.get_submodule("core").load_state_dict(
             {k.removeprefix("core."): v for k, v in provided.items()}
@@ -254,6 +257,7 @@ def _check_match(
     part: CheckpointPart,
     provided: Mapping[str, torch.Tensor],
     expected: Mapping[str, torch.Tensor],
+    settings: list[str],
 ) -> None:
     missing = [k for k in expected if k not in provided]
     unexpected = [k for k in provided if k not in expected]
@@ -265,6 +269,11 @@ def _check_match(
     if not (missing or unexpected or mismatched):
         return
     problems = [f"{path} does not fit the model (part={part!r}):"]
+    if settings:
+        problems.append(
+            "The checkpoint's core was built with other settings; build the model with "
+            f"{', '.join(settings)}."
+        )
     if missing:
         problems.append(f"missing keys ({len(missing)}): {_listed(missing)}")
     if unexpected:

@@ -137,7 +137,8 @@ def export_plain_state_dict(model: nn.Module, path: str | Path) -> Path:
 def load_run(run_dir: str | Path) -> tuple[nn.Module, Any]:
     """The selected model of a finished run and its data, rebuilt from the run directory.
 
-    Reads ``config_resolved.yaml`` (model and data nodes), sets up the data module (no build)
+    Reads ``config_resolved.yaml`` as data and builds its model and data nodes only through the
+    allow-list of :mod:`brainenc.training.stored_config`; sets up the data module (no build)
     and loads ``export/model.pt`` into a plain model built for the data's mice.
 
     Returns
@@ -145,10 +146,9 @@ def load_run(run_dir: str | Path) -> tuple[nn.Module, Any]:
     model, datamodule
         The plain (LoRA-merged) model in eval mode, and the data module after ``setup``.
     """
-    from hydra.utils import instantiate
-    from omegaconf import OmegaConf
-
+    from brainenc.evaluation.run_dirs import read_resolved_config
     from brainenc.models import load_checkpoint
+    from brainenc.training.stored_config import build_stored
 
     run_dir = Path(run_dir)
     weights = run_dir / "export" / "model.pt"
@@ -156,9 +156,9 @@ def load_run(run_dir: str | Path) -> tuple[nn.Module, Any]:
         raise FileNotFoundError(
             f"{weights} is missing: the run did not finish, or ran with export.merged=false."
         )
-    cfg = OmegaConf.load(run_dir / "config_resolved.yaml")
-    datamodule = instantiate(cfg.data)
+    source, config = read_resolved_config(run_dir)
+    datamodule, build_model = build_stored(config, source, "data", "model")
     datamodule.setup("test")
-    model = instantiate(cfg.model)(mice=datamodule.mice)
+    model = build_model(mice=datamodule.mice)
     load_checkpoint(model, weights, part="all")
     return model.eval(), datamodule

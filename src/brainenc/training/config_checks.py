@@ -3,7 +3,8 @@
 :func:`check_config` instantiates the cheap parts (the peft strategy, whose constructor checks
 rank, alpha and targets) and checks values that would otherwise fail deep inside Lightning or
 only after the dataset is built: learning rates, the schedule, the loss, scoring, precision,
-epochs, accumulation, clip length against the model's context, mouse ids against the configured
+epochs, accumulation, clip length, training window (`data.crop_frames`) and frame size against
+the model's context, position embedding and scored frames, mouse ids against the configured
 mice, pretrained / resume / continuation paths, and DDP inside a local sweep.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig
 
+from brainenc.evaluation.metrics import PREDICTION_OFFSET
 from brainenc.training.losses import LOSS_NAMES
 from brainenc.training.optimization import INTERVALS, check_group_overrides
 from brainenc.training.precision import resolve_precision
@@ -151,7 +153,7 @@ def _check_paths(cfg: DictConfig, strategy: FineTuningStrategy) -> None:
             f"peft={strategy.name} trains from scratch but pretrained.path={path} is set; use "
             "peft=full to fine-tune every weight of a pretrained model, or drop pretrained.path."
         )
-    if path and not (stage is not None and Path(stage.checkpoint) == Path(path)):
+    if path:
         _require(
             Path(path).is_file(),
             f"pretrained.path={path}: no such file. Point it at a core checkpoint: the ViV1T "
@@ -193,24 +195,68 @@ def _configured_mice(data: Any) -> list[str] | None:
     return None
 
 
+def _positive_int(value: Any, setting: str) -> int:
+    _require(
+        isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+        f"{setting} must be a positive integer number of frames, got {value!r}.",
+    )
+    return value
+
+
+def _check_clip_geometry(cfg: DictConfig, data: Any) -> None:
+    """Clip and training-window lengths and the frame size against the model and the scoring."""
+    build = data.get("build") or {}
+    core: Any = cfg.model.get("core") or {}
+    context = core.get("temporal_patch_size")
+    max_frame = core.get("max_frame")
+    if context is not None:
+        first = max(PREDICTION_OFFSET, int(context) - 1, cfg.evaluation.get("skip", 24))
+        clip_frames = build.get("clip_frames")
+        if clip_frames is not None:
+            clip_frames = _positive_int(clip_frames, "data.build.clip_frames")
+            _require(
+                clip_frames >= first + 2,
+                f"data.build.clip_frames={clip_frames}: the model needs at least {context} "
+                f"frames per clip (model.core.temporal_patch_size={context}: its first prediction "
+                f"is for frame {int(context) - 1}), and validation and test score frames {first}.. "
+                f"of each clip (evaluation.skip={cfg.evaluation.get('skip', 24)}), of which "
+                f"correlations need at least 2: use clip_frames >= {first + 2} (the seed: 140).",
+            )
+            _require(
+                max_frame is None or clip_frames <= max_frame,
+                f"data.build.clip_frames={clip_frames} exceeds model.core.max_frame={max_frame}, "
+                "the longest clip the model's temporal position embedding covers.",
+            )
+        crop = data.get("crop_frames")
+        if crop is not None:
+            crop = _positive_int(crop, "data.crop_frames")
+            _require(
+                int(context) + 1 <= crop and (max_frame is None or crop <= max_frame),
+                f"data.crop_frames={crop}: training windows need between "
+                f"model.core.temporal_patch_size + 1 = {int(context) + 1} frames (the model "
+                f"predicts from frame {int(context) - 1}; at least 2 predicted frames) and "
+                f"model.core.max_frame={max_frame}; use null for whole clips.",
+            )
+    data_size, model_size = build.get("frame_size"), core.get("frame_size")
+    if data_size is not None and model_size is not None:
+        data_size, model_size = list(data_size), list(model_size)
+        _require(
+            data_size == model_size,
+            f"data.build.frame_size={data_size} differs from model.core.frame_size={model_size}: "
+            "the model only reads frames of its own size. Set both to the same [height, width].",
+        )
+        patch = core.get("spatial_patch_size")
+        _require(
+            len(data_size) == 2
+            and all(isinstance(v, int) and v >= (patch or 1) for v in data_size),
+            f"data.build.frame_size={data_size} must be [height, width], each at least "
+            f"model.core.spatial_patch_size={patch} pixels.",
+        )
+
+
 def _check_data(cfg: DictConfig) -> None:
     data: Any = cfg.get("data") or {}
-    build = data.get("build") or {}
-    clip_frames = build.get("clip_frames")
-    context = (cfg.model.get("core") or {}).get("temporal_patch_size")
-    if clip_frames is not None and context is not None:
-        _require(
-            int(clip_frames) >= int(context),
-            f"data.build.clip_frames={clip_frames}: the model needs at least {context} frames per "
-            f"clip (model.core.temporal_patch_size={context}: its first prediction is for frame "
-            f"{context}). Use a longer clip (the seed: 140).",
-        )
-        skip = cfg.evaluation.get("skip", 24)
-        _require(
-            isinstance(skip, int) and skip < int(clip_frames),
-            f"evaluation.skip={skip} leaves no scored frames in data.build.clip_frames="
-            f"{clip_frames}; use a skip below the clip length.",
-        )
+    _check_clip_geometry(cfg, data)
     requested = data.get("mouse_ids")
     if requested is None or isinstance(requested, str) or hasattr(requested, "keys"):
         return  # all mice, or explicit {mouse_id: folder} pairs checked when opened

@@ -10,6 +10,10 @@ single-trial correlation) and ``<stage>/corr_pooled`` per mouse (``<stage>/corr/
 as the mean over mice. On the test split the trial-average baseline, when given, is scored through
 the same metric objects under ``baseline/test/…``.
 
+Under DDP each process scores its own share of the evaluation batches; the metric states are
+sums reduced over the processes before the correlations are computed, so the scores equal a single
+process's on the same weights. Training with several mice needs :func:`data_parallel_strategy`.
+
 Which weights train is decided by a fine-tuning strategy callback
 (:mod:`brainenc.training.strategies`) at ``setup``; this module only builds the optimizer over
 whatever is trainable then.
@@ -22,6 +26,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.strategies import DDPStrategy, Strategy
 from torch import Tensor, nn
 
 from brainenc.evaluation.metrics import crop_to_scored
@@ -187,7 +192,9 @@ class EncodingModule(pl.LightningModule):
     def _log_metrics(self, metrics: CorrelationMetrics, prefix: str) -> None:
         values = metrics.compute_and_reset()
         if values:
-            self.log_dict(values_with_prefix(values, prefix))
+            # Already equal in every process (the metric states were summed over them); the
+            # mean over processes only tells Lightning so.
+            self.log_dict(values_with_prefix(values, prefix), sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         self._log_metrics(self.val_metrics, "val")
@@ -215,6 +222,20 @@ class EncodingModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["brainenc"] = {"strategy": self.strategy_name, "neurons": dict(self.neurons)}
+
+
+def data_parallel_strategy(strategy: str | Strategy, num_mice: int) -> str | Strategy:
+    """The trainer's ``strategy``, made to cope with one mouse per batch under DDP.
+
+    With several mice a step of each process uses the shifter and readout of its batch's mouse
+    only, and the processes may hold different mice. ``"ddp"`` then becomes DDP with
+    ``find_unused_parameters``: a head unused by one process gets its all-reduced gradient
+    (the mean over processes, zero where absent), a head unused by all keeps ``grad=None`` (the
+    optimizer skips it, as in a single process). One mouse needs no detection and keeps ``"ddp"``.
+    """
+    if strategy == "ddp" and num_mice > 1:
+        return DDPStrategy(find_unused_parameters=True)
+    return strategy
 
 
 def values_with_prefix(values: Mapping[str, float], prefix: str) -> dict[str, float]:

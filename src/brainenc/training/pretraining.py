@@ -1,6 +1,9 @@
-"""The optional pretraining stage of a run (config node ``pretrain``).
+"""The pretraining stage of a run (config group ``pretrain``, default ``insilico_core``).
 
-A run with ``pretrain`` set first makes sure a pretrained core exists at ``pretrain.checkpoint``:
+A run whose strategy needs a pretrained core (peft=head_only | full | lora*) and that names none
+(no ``pretrained.path``, ``continue_from`` or ``ckpt_path``) first makes sure the stage's core
+exists at ``pretrain.checkpoint`` (null: ``pretrained/insilico_core_<fingerprint[:12]>.pt``
+under ``paths.root_dir``, so each model and recipe has its own file):
 
 * when the file is missing, a nested run trains on the stage's config, which is this run's
   config with every node given in ``pretrain`` (e.g. ``data``, ``peft``, ``trainer``) replacing
@@ -29,6 +32,26 @@ from brainenc.training.artifacts import plain_model
 from brainenc.training.console import announce
 
 FINGERPRINT_NODES = ("data", "model", "peft", "optim", "trainer", "loss", "seed")
+# Settings that decide where files live or how the work is run, not what is learned.
+NOT_FINGERPRINTED = (
+    ("data", "root"),
+    ("data", "build", "cache_dir"),
+    ("data", "build", "figures"),
+    ("data", "verify"),
+    ("data", "num_workers"),
+    ("data", "pin_memory"),
+    ("data", "persistent_workers"),
+    ("model", "core", "grad_checkpointing"),
+    ("model", "core", "chunk_tokens"),
+    ("model", "core", "tokenizer"),
+    ("trainer", "default_root_dir"),
+    ("trainer", "strategy"),
+    ("trainer", "num_nodes"),
+    ("trainer", "devices"),
+    ("trainer", "enable_progress_bar"),
+    ("trainer", "enable_model_summary"),
+    ("trainer", "log_every_n_steps"),
+)
 
 
 def stage_config(cfg: DictConfig) -> DictConfig:
@@ -54,13 +77,51 @@ def stage_config(cfg: DictConfig) -> DictConfig:
     return derived
 
 
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return value
+
+
 def fingerprint(cfg: DictConfig) -> str:
-    """sha256 of the resolved nodes that decide what a pretraining run learns."""
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    """sha256 of the resolved nodes that decide what a pretraining run learns.
+
+    Where files live and how the work is run (:data:`NOT_FINGERPRINTED`) do not count, nor do
+    settings left at null, so a checkout in another folder, or a new optional setting in a
+    config group, keeps the cores made before valid.
+    """
+    resolved = _without_nulls(OmegaConf.to_container(cfg, resolve=True))
     values = {k: resolved.get(k) for k in FINGERPRINT_NODES}
-    if isinstance(values["trainer"], dict):
-        values["trainer"].pop("default_root_dir", None)  # inside this run's folder
+    for *parents, key in NOT_FINGERPRINTED:
+        node = values
+        for parent in parents:
+            node = node.get(parent) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(key, None)
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def needs_stage(cfg: DictConfig, requires_pretrained: bool) -> bool:
+    """True when this run takes its core from the ``pretrain`` stage (see module docstring)."""
+    pretrained = cfg.get("pretrained") or {}
+    named = pretrained.get("path") or cfg.get("continue_from") or cfg.get("ckpt_path")
+    return requires_pretrained and cfg.get("pretrain") is not None and not named
+
+
+def checkpoint_path(cfg: DictConfig, stage_fingerprint: str) -> Path:
+    """``pretrain.checkpoint``, or the default file named by the stage's fingerprint."""
+    if cfg.pretrain.get("checkpoint"):
+        return Path(cfg.pretrain.checkpoint)
+    name = f"insilico_core_{stage_fingerprint[:12]}.pt"
+    return Path(cfg.paths.root_dir) / "pretrained" / name
+
+
+def _read_sidecar(path: Path) -> dict[str, Any]:
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
 
 
 def ensure_pretrained_core(
@@ -71,21 +132,22 @@ def ensure_pretrained_core(
     Parameters
     ----------
     cfg
-        The run's config (with ``pretrain.checkpoint`` and the nodes to replace).
+        The run's config (with the ``pretrain`` node: ``checkpoint`` and the nodes to replace).
     train
         :func:`brainenc.training.train`, called on the stage's config.
     """
-    target = Path(cfg.pretrain.checkpoint)
-    sidecar = target.with_name(target.name + ".json")
     stage = stage_config(cfg)
     wanted = fingerprint(stage)
+    target = checkpoint_path(cfg, wanted)
+    sidecar = target.with_name(target.name + ".json")
     if target.is_file():
-        recorded = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+        recorded = _read_sidecar(sidecar)
         if recorded.get("fingerprint") != wanted:
+            state = "differs" if recorded.get("fingerprint") else "is missing or unreadable"
             raise ValueError(
                 f"pretrain.checkpoint={target} exists but was made by another pretraining config "
-                f"(sidecar {sidecar.name} {'differs' if recorded else 'missing'}); delete it to "
-                "pretrain again, or set pretrain.checkpoint to another file."
+                f"(its sidecar {sidecar.name} {state}); delete it to pretrain again, or set "
+                "pretrain.checkpoint to another file."
             )
         announce(f"reusing the pretrained core {target}")
         return target

@@ -1,7 +1,7 @@
 """``train(cfg)``: one training run from a composed Hydra config (``python train.py``).
 
-Order of work: check the config (cheap, before anything expensive); run the pretraining stage if
-the config asks for one; seed; prepare the data (building the dataset when missing); build the
+Order of work: check the config (cheap, before anything expensive); run the pretraining stage when
+the strategy needs a core and none is named (``pretrain`` group); seed; prepare the data (building the dataset when missing); build the
 model for the data's mice, load its initial weights and start fresh readouts where the training
 data place them (``readout_init``); fit with the peft strategy as a callback, selecting the
 checkpoint on ``val/corr``; score that checkpoint once on the test split beside the trial-average
@@ -18,7 +18,8 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import LambdaCallback
+from lightning.pytorch.callbacks import LambdaCallback, ModelSummary
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from brainenc.evaluation.figures import plot_training_curves
@@ -33,15 +34,20 @@ from brainenc.evaluation.run_dirs import read_metric_history
 from brainenc.host_memory import retain_freed_memory
 from brainenc.training.artifacts import export_plain_state_dict, is_peft_model, save_adapter
 from brainenc.training.baseline import BaselineTable
+from brainenc.training.callbacks import SIGTERM_EXIT_CODE
+from brainenc.training.checkpoint_io import AtomicCheckpointIO
 from brainenc.training.config_checks import check_config, heads_are_fresh
-from brainenc.training.console import announce
-from brainenc.training.initial_weights import load_continuation, load_pretrained
-from brainenc.training.loggers import close_wandb, instantiate_named
+from brainenc.training.console import announce, quiet_third_party
+from brainenc.training.continuation import continued_config
+from brainenc.training.coverage import ScoredSamples
+from brainenc.training.initial_weights import ResumeCheck, load_continuation, load_pretrained
+from brainenc.training.loggers import close_wandb, instantiate_named, log_run_outputs
 from brainenc.training.losses import build_loss
-from brainenc.training.module import EncodingModule
+from brainenc.training.module import EncodingModule, data_parallel_strategy
 from brainenc.training.precision import resolve_precision
-from brainenc.training.pretraining import ensure_pretrained_core
+from brainenc.training.pretraining import ensure_pretrained_core, needs_stage
 from brainenc.training.run_files import write_json, write_provenance, write_resolved_config
+from brainenc.training.run_lock import claim_run_folder
 
 
 def _mouse_folders(datamodule: Any) -> dict[str, Path]:
@@ -85,7 +91,7 @@ def _build_module(cfg: DictConfig, datamodule: Any) -> EncodingModule:
     )
 
 
-def _build_trainer(cfg: DictConfig, callbacks: list[pl.Callback]) -> pl.Trainer:
+def _build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], num_mice: int) -> pl.Trainer:
     loggers = instantiate_named(cfg.get("logger"), "logger")
     precision = resolve_precision(
         cfg.trainer.get("precision", "auto"), str(cfg.trainer.accelerator)
@@ -93,8 +99,16 @@ def _build_trainer(cfg: DictConfig, callbacks: list[pl.Callback]) -> pl.Trainer:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for logger in loggers:
         logger.log_hyperparams(resolved)
+    strategy = data_parallel_strategy(cfg.trainer.get("strategy", "auto"), num_mice)
+    if cfg.trainer.get("enable_model_summary") is False:
+        callbacks = [c for c in callbacks if not isinstance(c, ModelSummary)]
     return instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        precision=precision,
+        strategy=strategy,
+        plugins=[AtomicCheckpointIO()],
     )
 
 
@@ -114,7 +128,8 @@ def _initial_validation(
     multi-process strategies, when resuming, and with ``evaluation.initial=false``.
     """
     devices = cfg.trainer.get("devices", 1)
-    if not cfg.evaluation.get("initial", True) or cfg.get("ckpt_path") or devices not in (1, "1"):
+    several = devices not in (1, "1") or cfg.trainer.get("num_nodes", 1) != 1
+    if not cfg.evaluation.get("initial", True) or cfg.get("ckpt_path") or several:
         return None
     fast_dev_run = cfg.trainer.get("fast_dev_run")
     limit = int(fast_dev_run) if fast_dev_run else cfg.trainer.get("limit_val_batches") or 1.0
@@ -206,7 +221,11 @@ def _references(cfg: DictConfig, datamodule: Any) -> dict[str, Any] | None:
 
 
 def _write_outputs(
-    cfg: DictConfig, run_dir: Path, module: EncodingModule, trainer: pl.Trainer
+    cfg: DictConfig,
+    run_dir: Path,
+    module: EncodingModule,
+    trainer: pl.Trainer,
+    metrics: dict[str, Any],
 ) -> None:
     if cfg.export.adapter and is_peft_model(module.model):
         save_adapter(module.model, run_dir / "adapter", cfg.pretrained.path)
@@ -214,10 +233,9 @@ def _write_outputs(
         export_plain_state_dict(module.model, run_dir / "export" / "model.pt")
     history = read_metric_history(run_dir)
     if history:
-        figure = plot_training_curves({cfg.task_name: history}, run_dir / "figures" / "curves.png")
-        for logger in trainer.loggers:
-            if hasattr(logger, "log_image"):
-                logger.log_image(key="figures/curves", images=[str(figure)])
+        plot_training_curves({cfg.task_name: history}, run_dir / "figures" / "curves.png")
+    figures = sorted((run_dir / "figures").glob("*.png"))
+    log_run_outputs(trainer.loggers, metrics, figures)
 
 
 def _summary(metrics: dict[str, Any]) -> str:
@@ -229,6 +247,7 @@ def _summary(metrics: dict[str, Any]) -> str:
         f"val/corr {show('val/corr_initial')} before training, {show('val/corr')} best (epoch "
         f"{metrics.get('best_epoch')}) | test/corr "
         f"{show('test/corr')} | baseline/test/corr {show('baseline/test/corr')}"
+        + "".join(f" | partial {k}: {v}" for k, v in metrics.get("partial", {}).items())
     )
 
 
@@ -244,15 +263,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         ``cfg``, ``datamodule``, ``module`` (its ``model`` holds the selected weights after
         testing), ``trainer``, ``strategy`` and ``run_dir``.
     """
+    quiet_third_party()
+    cfg = continued_config(cfg)
     strategy = check_config(cfg)
-    finished = Path(cfg.paths.output_dir) / "metrics.json"
-    if finished.exists() and not cfg.get("ckpt_path"):
-        raise FileExistsError(
-            f"{finished.parent} already holds a finished run ({finished.name}); brainenc never "
-            "overwrites one. Choose another hydra.run.dir, or resume with ckpt_path=<checkpoint>."
-        )
+    lock = claim_run_folder(cfg.paths.output_dir, cfg.get("ckpt_path"))
     try:
-        if cfg.get("pretrain") is not None:
+        if needs_stage(cfg, strategy.requires_pretrained):
             core = ensure_pretrained_core(cfg, train)
             cfg = copy.deepcopy(cfg)
             with open_dict(cfg):
@@ -270,12 +286,15 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             if trainer.is_global_zero:
                 write_json(run_dir, "trainable.json", pl_module.parameter_counts.as_dict())
 
+        scored = ScoredSamples.of(datamodule)
         callbacks = [
             strategy,
+            *([ResumeCheck(cfg.ckpt_path)] if cfg.get("ckpt_path") else []),
             *instantiate_named(cfg.get("callbacks"), "callbacks"),
             LambdaCallback(on_fit_start=write_trainable),
+            scored,
         ]
-        trainer = _build_trainer(cfg, callbacks)
+        trainer = _build_trainer(cfg, callbacks, len(datamodule.mice))
         if trainer.is_global_zero:
             write_resolved_config(run_dir, cfg)
             manifests = {
@@ -283,19 +302,26 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             }
             write_provenance(run_dir, cfg.seed, manifests)
         initial = _initial_validation(cfg, module, datamodule, strategy)
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        try:
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        except SIGTERMException as stop:  # a SystemExit with status 0: make it a failure
+            raise SystemExit(SIGTERM_EXIT_CODE) from stop
         metrics = {"val/corr_initial": initial, **_fit_metrics(trainer, run_dir)}
         test_results = _test(cfg, trainer, module, datamodule) if cfg.evaluation.test else []
-        metrics = _with_test_metrics(metrics, test_results)
+        metrics = _with_test_metrics(metrics, test_results) | scored.metrics()
         if trainer.is_global_zero and test_results:
             references = _references(cfg, datamodule)
             if references is not None:
                 metrics["references"] = references
                 table = score_table(read_references(metrics), {"model": metrics.get("test/corr")})
-                announce(f"test scores, {_score_space(cfg)}:\n{table}")
+                partial = metrics.get("partial", {}).get("test/corr")
+                scope = (
+                    f" (model: partial, {partial}; references: the whole split)" if partial else ""
+                )
+                announce(f"test scores, {_score_space(cfg)}{scope}:\n{table}")
         if trainer.is_global_zero:
             write_json(run_dir, "metrics.json", metrics)
-            _write_outputs(cfg, run_dir, module, trainer)
+            _write_outputs(cfg, run_dir, module, trainer, metrics)
         announce(f"{_summary(metrics)} | run: {run_dir}")
         objects = {
             "cfg": cfg,
@@ -308,6 +334,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         return metrics, objects
     finally:
         close_wandb()
+        lock.release()
 
 
 def optimized_metric(metrics: dict[str, Any], name: str | None) -> float | None:

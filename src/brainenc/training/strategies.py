@@ -38,6 +38,32 @@ class FineTuningStrategy(pl.Callback):
     name = "base"
     requires_pretrained = False
 
+    def __init__(
+        self,
+        name: str | None = None,
+        r: int | None = None,
+        lora_alpha: float | None = None,
+        target_modules: str | Sequence[str] | None = None,
+        lora_dropout: float | None = None,
+        train_head: bool | None = None,
+        layers_to_transform: Sequence[int] | None = None,
+    ) -> None:
+        """Strategies without adapters take the LoRA settings of :class:`LoraStrategy` too, so
+        that every ``peft`` option has the same keys (conf/peft/shared/settings.yaml) and one
+        sweep can span them; settings given here have no effect and are announced."""
+        self.name = name or type(self).name
+        lora = {
+            "r": r,
+            "lora_alpha": lora_alpha,
+            "target_modules": target_modules,
+            "lora_dropout": lora_dropout,
+            "train_head": train_head,
+            "layers_to_transform": layers_to_transform,
+        }
+        ignored = [f"peft.{key}" for key, value in lora.items() if value is not None]
+        if ignored:
+            announce(f"peft={self.name} has no LoRA adapters: {', '.join(ignored)} ignored")
+
     def apply(self, model: nn.Module) -> nn.Module:
         """Set ``requires_grad`` (and wrap the model if needed); return the model to train."""
         raise NotImplementedError
@@ -69,9 +95,6 @@ class FromScratch(FineTuningStrategy):
 
     name = "none"
 
-    def __init__(self, name: str = "none") -> None:
-        self.name = name
-
     def apply(self, model: nn.Module) -> nn.Module:
         _set_trainable(model, ("core", "head"))
         return model
@@ -83,18 +106,12 @@ class FullFineTuning(FromScratch):
     name = "full"
     requires_pretrained = True
 
-    def __init__(self, name: str = "full") -> None:
-        self.name = name
-
 
 class HeadOnly(FineTuningStrategy):
     """``peft=head_only``: freeze the pretrained core, train the shifters and readouts."""
 
     name = "head_only"
     requires_pretrained = True
-
-    def __init__(self, name: str = "head_only") -> None:
-        self.name = name
 
     def apply(self, model: nn.Module) -> nn.Module:
         _set_trainable(model, ("head",))
