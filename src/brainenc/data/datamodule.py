@@ -49,7 +49,8 @@ class BrainDataModule(L.LightningDataModule):
     train_mice_sampling
         "proportional", "balanced" or "sequential" (see `MouseBatchSampler`).
     verify
-        Integrity check when opening folders: "size", "hash" or "none".
+        Integrity check of each mouse folder, once, when the training split opens: "cached"
+        (sha256 of the files changed since last verified), "hash", "size" or "none".
     crop_frames
         Random training window length for samples longer than it (Sensorium trials).
     """
@@ -65,7 +66,7 @@ class BrainDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         persistent_workers: bool = False,
         train_mice_sampling: str = "proportional",
-        verify: str = "size",
+        verify: str = "cached",
         crop_frames: int | None = None,
     ):
         super().__init__()

@@ -1,12 +1,15 @@
 """``train(cfg)``: one training run from a composed Hydra config (``python train.py``).
 
-Order of work: check the config (cheap, before anything expensive); run the pretraining stage when
-the strategy needs a core and none is named (``pretrain`` group); seed; prepare the data (building the dataset when missing); build the
-model for the data's mice, load its initial weights and start fresh readouts where the training
-data place them (``readout_init``); fit with the peft strategy as a callback, selecting the
-checkpoint on ``val/corr``; score that checkpoint once on the test split beside the trial-average
-baseline and the other references (stimulus-blind control, ridge, in-silico truth and ceiling);
-write the run directory's files (docs/design.md) and the portable artifacts. wandb is closed at the end whatever happens.
+Order of work: take an earlier run's data and model settings (``continue_from``); check the config
+(cheap, before anything expensive); claim the run folder; run the pretraining stage when the
+strategy needs a core and none is named (``pretrain`` group); seed; prepare the data (building
+the dataset when missing); build the model for the data's mice, load its initial weights and
+start fresh readouts where the training data place them (``readout_init``); fit with the peft
+strategy as a callback, selecting the checkpoint on ``val/corr`` (SIGTERM: exit status 143);
+score that checkpoint once on the test split beside the trial-average baseline and the other
+references (stimulus-blind control, ridge, in-silico truth and ceiling), counting the samples
+each score covers; write the run directory's files (docs/design.md) and the portable artifacts.
+wandb is closed and the run folder released at the end whatever happens.
 """
 
 from __future__ import annotations
