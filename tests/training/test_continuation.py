@@ -58,11 +58,3 @@ def test_execution_settings_may_differ(make_config, earlier_run):
     )
     assert cfg.model.core.grad_checkpointing is True and cfg.model.core.emb_dim == 16
 
-
-def test_an_edited_earlier_config_cannot_run_code(make_config, earlier_run):
-    path = earlier_run / "config_resolved.yaml"
-    stored = OmegaConf.load(path)
-    stored.data._target_ = "shutil.copyfile"
-    path.write_text(OmegaConf.to_yaml(stored))
-    with pytest.raises(ValueError, match="shutil.copyfile"):
-        continued_config(make_config([f"+continue_from={earlier_run}"]))
