@@ -164,7 +164,7 @@ def test_slurm_launcher_and_run_dirs(make_config):
         (["optim.optimizer.weight_decay=-1"], "weight_decay must be >= 0"),
         (["optim.scheduler.warmup_steps=-2"], "warmup_steps must be an integer >= 0"),
         (["+optim.param_groups.core.lr=0"], r"param_groups.core.lr must be > 0"),
-        (["loss.name=l1"], "loss.name='l1'; valid: mse, poisson_correlation"),
+        (["loss.name=l1"], "loss.name='l1'; valid: mse, poisson_correlation, correlation"),
         (["evaluation.skip=-1"], "evaluation.skip must be an integer >= 0"),
         (["loss.name=poisson_correlation"], "needs non-negative responses"),
         (["trainer.precision=fp8"], "trainer.precision='fp8'"),

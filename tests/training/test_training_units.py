@@ -44,8 +44,34 @@ def test_poisson_correlation_matches_the_authors_formula():
     np.testing.assert_allclose(neuron_correlation(predictions, targets).numpy(), r, rtol=1e-5)
 
 
+def test_correlation_loss_is_one_minus_the_mean_single_trial_correlation():
+    generator = torch.Generator().manual_seed(1)
+    predictions = torch.randn(3, 4, 30, generator=generator, dtype=torch.float64)
+    targets = predictions + torch.randn(3, 4, 30, generator=generator, dtype=torch.float64)
+    r = [
+        np.corrcoef(p, y)[0, 1]
+        for p, y in zip(
+            predictions.reshape(12, 30).numpy(), targets.reshape(12, 30).numpy(), strict=True
+        )
+    ]
+    loss = build_loss("correlation")(predictions, targets)
+    assert loss.dtype == torch.float32 and loss.item() == pytest.approx(1 - np.mean(r), abs=1e-5)
+    # Blind to each trace's offset and (positive) scale.
+    offsets = torch.randn(3, 4, 1, generator=generator, dtype=torch.float64)
+    scales = torch.rand(3, 4, 1, generator=generator, dtype=torch.float64) + 0.5
+    shifted = build_loss("correlation")(predictions * scales + offsets, targets)
+    assert shifted.item() == pytest.approx(loss.item(), abs=1e-5)
+    # A constant prediction scores 0 (loss 1) with a finite gradient.
+    flat = torch.zeros(1, 2, 30, requires_grad=True)
+    constant_loss = build_loss("correlation")(flat, targets[:1, :2].float())
+    constant_loss.backward()
+    assert constant_loss.item() == pytest.approx(1.0) and torch.isfinite(flat.grad).all()
+
+
 def test_loss_errors_name_the_setting():
-    with pytest.raises(ValueError, match="loss.name='huber'.*mse, poisson_correlation"):
+    with pytest.raises(
+        ValueError, match="loss.name='huber'.*mse, poisson_correlation, correlation"
+    ):
         build_loss("huber")
     with pytest.raises(ValueError, match="dataset_scaling"):
         build_loss("poisson_correlation", dataset_scaling=True)
