@@ -140,7 +140,11 @@ def test_report_columns_match_each_runs_files(report, sweep: Path) -> None:
             assert row["target_layers"] == "fused"
             assert trainable["trainable"] == trainable["lora"] + trainable["head"]
             assert trainable["lora"] > 0
-        cells = next(line for line in markdown.splitlines() if f"| {row['run']} |" in line)
+        cells = next(  # the table row whose run column (the second) names this run
+            line
+            for line in markdown.splitlines()
+            if line.startswith("| ") and line.split("|")[2].strip() == row["run"]
+        )
         assert f"| {metrics['val/corr']:.4f} | {metrics['test/corr']:.4f} |" in cells
     lrs = {row["target_layers"]: number(row["lr"]) for row in rows}
     assert lrs == {"head_only": 0.003, "fused": 0.0005}
