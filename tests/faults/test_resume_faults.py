@@ -16,15 +16,11 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from fault_helpers import compose_run
 
 from brainenc.training import train
 from brainenc.training.callbacks import SIGTERM_EXIT_CODE
 
-REPO = Path(__file__).resolve().parents[2]
 STOP_AT_STEP = 4  # epoch 1, after its first batch (3 batches per epoch)
 
 
@@ -37,18 +33,6 @@ class SigtermAt(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if trainer.global_step == self.step:
             os.kill(os.getpid(), signal.SIGTERM)
-
-
-def compose_run(overrides: list[str], output_dir: Path) -> DictConfig:
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=str(REPO / "conf")):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
-        del cfg.hydra
-    GlobalHydra.instance().clear()
-    return cfg
 
 
 @pytest.fixture

@@ -17,27 +17,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
+from fault_helpers import compose_run
 from hydra.errors import InstantiationException
-from omegaconf import DictConfig, open_dict
 
 from brainenc.training import train
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def compose_run(overrides: list[str], output_dir: Path) -> DictConfig:
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=str(REPO / "conf")):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
-        del cfg.hydra
-    GlobalHydra.instance().clear()
-    return cfg
 
 
 def quick_overrides(root: Path, cache: Path) -> list[str]:
