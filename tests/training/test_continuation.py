@@ -57,4 +57,3 @@ def test_execution_settings_may_differ(make_config, earlier_run):
         make_config([f"+continue_from={earlier_run}", "model.core.grad_checkpointing=true"])
     )
     assert cfg.model.core.grad_checkpointing is True and cfg.model.core.emb_dim == 16
-

@@ -14,11 +14,11 @@ from brainenc.data.layout import (
     FOLDERS,
     MANIFEST,
     REBUILD_HINT,
-    STATISTICS,
     check_finite,
     load_array,
     manifest_value,
     read_manifest,
+    read_statistics,
     verify_folder,
 )
 from brainenc.data.samples import SPLITS
@@ -64,14 +64,7 @@ class BuiltMouse:
 
     def statistics(self) -> dict[str, dict[str, np.ndarray]]:
         """Training statistics `meta/statistics/<variable>/<stat>.npy`, refusing non-finite ones."""
-        statistics = {}
-        for name, sub in FOLDERS.items():
-            paths = {
-                stat: self.folder / "meta" / "statistics" / sub / f"{stat}.npy"
-                for stat in STATISTICS
-            }
-            statistics[name] = {stat: check_finite(load_array(p), p) for stat, p in paths.items()}
-        return statistics
+        return read_statistics(self.folder / "meta" / "statistics")
 
     def normaliser(self) -> Normaliser:
         mode = manifest_value(self.manifest, "normalisation", str, self.folder)

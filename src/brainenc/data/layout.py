@@ -251,10 +251,15 @@ def verify_folder(
 
 
 def read_statistics(folder: Path) -> dict[str, dict[str, np.ndarray]]:
-    """Statistics saved as `<folder>/<variable folder>/{mean,std,min,max}.npy`."""
-    return {
-        name: {stat: load_array(Path(folder) / sub / f"{stat}.npy") for stat in STATISTICS}
+    """Statistics saved as `<folder>/<variable folder>/{mean,std,min,max}.npy`, refusing
+    non-finite ones (`check_finite`)."""
+    paths = {
+        name: {stat: Path(folder) / sub / f"{stat}.npy" for stat in STATISTICS}
         for name, sub in FOLDERS.items()
+    }
+    return {
+        name: {stat: check_finite(load_array(path), path) for stat, path in files.items()}
+        for name, files in paths.items()
     }
 
 

@@ -141,6 +141,12 @@ def pearson(x: Any, y: Any, axis: int = -1, eps: float = EPS) -> np.ndarray:
     return np.where(np.isnan(r), 0.0, r)
 
 
+DAMAGED_RESPONSES_HINT = (
+    "scores would be silently wrong. The dataset is damaged or was edited; check it with "
+    "verify=hash and rebuild it with `python -m brainenc.data.build data.build.overwrite=true`"
+)
+
+
 def check_finite_targets(targets: np.ndarray, axes: Sequence[str]) -> None:
     """Refuse recorded responses holding NaN or infinities, naming the first one.
 
@@ -155,9 +161,7 @@ def check_finite_targets(targets: np.ndarray, axes: Sequence[str]) -> None:
         first = ", ".join(f"{a} {i}" for a, i in zip(axes, np.argwhere(bad)[0], strict=True))
         raise ValueError(
             f"the recorded responses hold {int(bad.sum())} non-finite value(s) (first at {first}):"
-            " scores would be silently wrong. The dataset is damaged or was edited; check it "
-            "with verify=hash and rebuild it with `python -m brainenc.data.build "
-            "data.build.overwrite=true`"
+            f" {DAMAGED_RESPONSES_HINT}"
         )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torchmetrics import Metric
 
-from brainenc.evaluation.metrics import EPS
+from brainenc.evaluation.metrics import DAMAGED_RESPONSES_HINT, EPS
 
 
 def _check_batch(predictions: torch.Tensor, targets: torch.Tensor, metric: str) -> None:
@@ -34,9 +34,7 @@ def _check_batch(predictions: torch.Tensor, targets: torch.Tensor, metric: str) 
         raise ValueError(
             f"{metric}.update: the recorded responses hold "
             f"{int((~torch.isfinite(targets)).sum())} non-finite value(s) (first at batch "
-            f"sample {bad[0]}, neuron {bad[1]}, scored frame {bad[2]}): scores would be silently "
-            "wrong. The dataset is damaged or was edited; check it with verify=hash and rebuild "
-            "it with `python -m brainenc.data.build data.build.overwrite=true`"
+            f"sample {bad[0]}, neuron {bad[1]}, scored frame {bad[2]}): {DAMAGED_RESPONSES_HINT}"
         )
 
 

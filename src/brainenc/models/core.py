@@ -14,6 +14,8 @@ from brainenc.models.tokenizer import Tokenizer, TokenizerMode
 # Per-frame signals appended to the video as constant planes, in this order:
 # behavior = [pupil dilation, running speed], then pupil_center = [x, y].
 FRAME_SIGNAL_CHANNELS = 4
+# ViViTCore settings that choose how the core is computed, not its function or its weights.
+EXECUTION_SETTINGS = ("tokenizer", "grad_checkpointing", "chunk_tokens")
 
 
 class ViViT(nn.Module):

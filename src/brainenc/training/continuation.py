@@ -16,16 +16,15 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from brainenc.evaluation.run_dirs import RESOLVED_CONFIG, read_resolved_config
+from brainenc.models.core import EXECUTION_SETTINGS
 from brainenc.training.config_checks import ConfigCheckError
 from brainenc.training.console import announce
 from brainenc.training.stored_config import check_stored
 
 ADOPTED = ("data", "model")
 # Model settings that change how the weights are used, not which weights exist.
-EXECUTION_SETTINGS = (
-    "core.grad_checkpointing",
-    "core.chunk_tokens",
-    "core.tokenizer",
+WEIGHTLESS_SETTINGS = (
+    *(f"core.{name}" for name in EXECUTION_SETTINGS),
     "core.p_dropout",
     "core.mha_dropout",
     "core.ff_dropout",
@@ -61,12 +60,12 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def architecture_differences(stored: dict[str, Any], model: dict[str, Any]) -> list[str]:
-    """``model.<key>`` entries (other than :data:`EXECUTION_SETTINGS`) that differ."""
+    """``model.<key>`` entries (other than :data:`WEIGHTLESS_SETTINGS`) that differ."""
     before, after = _flatten(stored), _flatten(model)
     return [
         f"model.{key}={after.get(key)!r} (the earlier run: {before.get(key)!r})"
         for key in sorted(set(before) | set(after))
-        if key not in EXECUTION_SETTINGS and before.get(key) != after.get(key)
+        if key not in WEIGHTLESS_SETTINGS and before.get(key) != after.get(key)
     ]
 
 

@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from brainenc.atomic_files import write_json_atomic
 from brainenc.models import save_checkpoint
+from brainenc.models.core import EXECUTION_SETTINGS
 from brainenc.training.artifacts import plain_model
 from brainenc.training.console import announce
 
@@ -41,9 +42,7 @@ NOT_FINGERPRINTED = (
     ("data", "num_workers"),
     ("data", "pin_memory"),
     ("data", "persistent_workers"),
-    ("model", "core", "grad_checkpointing"),
-    ("model", "core", "chunk_tokens"),
-    ("model", "core", "tokenizer"),
+    *(("model", "core", name) for name in EXECUTION_SETTINGS),
     ("trainer", "default_root_dir"),
     ("trainer", "strategy"),
     ("trainer", "num_nodes"),
