@@ -1,23 +1,7 @@
-"""Train an encoding model: ``python train.py [group=option ...] [key=value ...]``.
+"""``python train.py [group=option ...] [key=value ...]``: the ``brainenc train`` command run from a
+checkout (see :mod:`brainenc.training.__main__`)."""
 
-Composes ``conf/train.yaml`` (see its header for the main commands) and runs
-:func:`brainenc.training.train`. Returns the metric named by ``optimized_metric`` so that
-sweepers (Optuna) can maximise it.
-"""
-
-from __future__ import annotations
-
-import hydra
-from omegaconf import DictConfig
-
-from brainenc.training import optimized_metric, train
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    metrics, _ = train(cfg)
-    return optimized_metric(metrics, cfg.get("optimized_metric"))
-
+from brainenc.training.__main__ import main
 
 if __name__ == "__main__":
     main()

@@ -15,6 +15,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from brainenc.conf import CONFIG_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
 GIB = 1024**3
 CUDA_BUDGET_BYTES = 16 * GIB  # the seed's P100
@@ -77,7 +79,7 @@ def build_model(case: Case, neurons: int):
     ]
     if case.authors:
         overrides.append("model.core.chunk_tokens=null")
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
         config = compose(overrides=overrides).model
     mice = {"A": MouseSpec(torch.rand(neurons, 2) * 500, torch.rand(neurons))}
     model = instantiate(config)(mice=mice)

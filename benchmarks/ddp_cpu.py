@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from brainenc.conf import CONFIG_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "outputs" / "benchmarks" / "ddp_data"
 CASES = [  # name, mice, processes, find_unused_parameters
@@ -53,7 +55,7 @@ def compose_data(mice: str):
         "model.core.grad_checkpointing=false",
         "model.output_activation=softplus",
     ]
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
         return compose("train", overrides=overrides)
 
 

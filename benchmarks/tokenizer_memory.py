@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from brainenc.atomic_files import write_text_atomic
+from brainenc.conf import CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "tokenizer_memory.md"
@@ -50,7 +51,7 @@ def run_case(tokenizer: str, kind: str, frames: int, neurons: int, repeats: int)
     from brainenc.models import MouseSpec
 
     torch.manual_seed(0)
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
         config = compose(overrides=["+model=viv1t", f"model.core.tokenizer={tokenizer}"]).model
     mice = {"A": MouseSpec(torch.rand(neurons, 2) * 500, torch.rand(neurons))}
     model = instantiate(config)(mice=mice)

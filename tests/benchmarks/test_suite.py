@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
+from brainenc.conf import CONFIG_DIR
 from brainenc.models import ViViTCore
 from brainenc.models.flops import forward_flops, training_step_flops
 
@@ -26,7 +27,7 @@ def load_report():
 
 
 def tiny_core(tokenizer: str) -> ViViTCore:
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
         config = compose(overrides=["+model=tiny", f"model.core.tokenizer={tokenizer}"]).model
     return instantiate(config.core).eval()
 

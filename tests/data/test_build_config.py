@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 
-from brainenc.data.build import CONFIG_DIR
+from brainenc.conf import CONFIG_DIR
 from brainenc.data.config import BuildConfig, config_digest
 from brainenc.data.errors import ConfigError
 

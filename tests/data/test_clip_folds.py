@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from brainenc.data.build import CONFIG_DIR, build_dataset
+from brainenc.conf import CONFIG_DIR
+from brainenc.data.build import build_dataset
 from brainenc.data.config import BuildConfig, SplitConfig, clip_folds, config_digest
 from brainenc.data.dataset import MouseDataset
 from brainenc.data.errors import ConfigError, SessionFileError

@@ -11,6 +11,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from brainenc.conf import CONFIG_DIR
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -31,7 +33,7 @@ def manifest_of(folder: Path) -> dict[str, Any]:
 def compose_run(overrides: list[str], output_dir: Path) -> DictConfig:
     """``conf/train.yaml`` composed as ``python train.py`` would, writing into ``output_dir``."""
     GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=str(REPO / "conf")):
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)
     HydraConfig.instance().set_config(cfg)
     with open_dict(cfg):

@@ -20,10 +20,9 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from lightning.fabric.utilities.cloud_io import _load as lightning_load
 
+from brainenc.conf import CONFIG_DIR as CONF_DIR
 from brainenc.models import MouseSpec, load_checkpoint, save_checkpoint
 from brainenc.models.checkpoint import CheckpointError, read_checkpoint
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 class CreatesMarker:

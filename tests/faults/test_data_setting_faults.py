@@ -10,10 +10,9 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
+from brainenc.conf import CONFIG_DIR as CONF
 from brainenc.training import train
 from brainenc.training.config_checks import ConfigCheckError, check_config
-
-CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
 def run_config(overrides: list[str], root: Path) -> DictConfig:

@@ -35,6 +35,7 @@ from brainenc.atomic_files import (
     atomic_destination,
     write_bytes_atomic,
 )
+from brainenc.conf import CONFIG_DIR as CONF_DIR
 from brainenc.data import BrainDataModule
 from brainenc.evaluate import main as evaluate_main
 from brainenc.models import ViV1T
@@ -48,8 +49,6 @@ from brainenc.training.run_lock import (
     lock_run_folder,
 )
 from brainenc.training.stored_config import build_stored
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def stored_config(tmp_path: Path) -> dict:

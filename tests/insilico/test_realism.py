@@ -224,7 +224,7 @@ def test_profiles_set_every_activity_setting(profile: str) -> None:
 def _data_node(*overrides: str):
     from hydra import compose, initialize_config_dir
 
-    from brainenc.data.build import CONFIG_DIR
+    from brainenc.conf import CONFIG_DIR
 
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("build", overrides=["data=insilico_test", "paths.root_dir=/data", *overrides])

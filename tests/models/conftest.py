@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,9 +10,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from brainenc.conf import CONFIG_DIR as CONF_DIR
 from brainenc.models import MouseSpec, ViV1T
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
+from brainenc.conf import CONFIG_DIR as CONF_DIR
 from brainenc.models import MouseSpec, ViV1T
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 # The model of the CPU tests: the tiny ViV1T with spatial stride 4 (8 x 15 patches), no
 # recomputation and a positive softplus output, as in the demo.
 TEST_MODEL = [

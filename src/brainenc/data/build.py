@@ -29,7 +29,6 @@ from brainenc.data.statistics import compute_statistics, impute_missing
 from brainenc.data.writer import write_mouse
 
 log = logging.getLogger(__name__)
-CONFIG_DIR = Path(__file__).resolve().parents[3] / "conf"
 
 
 def build_dataset(config: BuildConfig | Mapping[str, Any], root: str | Path) -> Path:
@@ -132,15 +131,11 @@ def _up_to_date(target: Path, identity: dict[str, Any], overwrite: bool) -> bool
 
 
 def main() -> None:
-    """Hydra entry point (config `conf/build.yaml`, group `data`)."""
+    """Hydra entry point (`build.yaml` of :mod:`brainenc.conf`, group `data`)."""
     import hydra
     from omegaconf import DictConfig
 
-    if not (CONFIG_DIR / "build.yaml").is_file():
-        raise FileNotFoundError(
-            f"{CONFIG_DIR / 'build.yaml'} not found: run the build from a brainenc checkout "
-            "installed with `pip install -e .`."
-        )
+    from brainenc.conf import CONFIG_DIR
 
     @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="build")
     def run(cfg: DictConfig) -> None:
