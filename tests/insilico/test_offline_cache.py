@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from brainenc.insilico import ConfigError, session_config, write_cache
+from brainenc.insilico import SessionConfigError as ConfigError
+from brainenc.insilico import session_config, write_cache
 from brainenc.insilico.cache import manifest
 
 pytest.importorskip("allensdk")

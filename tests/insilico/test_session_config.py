@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from brainenc.insilico import MOUSE_PRESETS, ConfigError, SessionConfig, session_config
+from brainenc.insilico import MOUSE_PRESETS, SessionConfig, session_config
+from brainenc.insilico import SessionConfigError as ConfigError
 from brainenc.insilico.__main__ import build_configs
 from brainenc.insilico.presets import parse_override
 from brainenc.insilico.schedule import required_frames

@@ -39,7 +39,6 @@ from __future__ import annotations
 from typing import Any
 
 from brainenc.insilico.cache import write_cache
-from brainenc.insilico.config import ConfigError, SessionConfig
 from brainenc.insilico.fluorescence import stimulus_code
 from brainenc.insilico.presets import (
     MOUSE_PRESETS,
@@ -48,6 +47,7 @@ from brainenc.insilico.presets import (
     session_config,
 )
 from brainenc.insilico.session import make_templates, simulate_session, truth_path, write_session
+from brainenc.insilico.session_config import SessionConfig, SessionConfigError
 
 _ALLENSDK_NAMES = {"OfflineBrainObservatoryApi", "OfflineQueryError", "open_offline_cache"}
 
@@ -55,7 +55,7 @@ __all__ = [
     "MOUSE_PRESETS",
     "PROFILE_PRESETS",
     "SCALE_PRESETS",
-    "ConfigError",
+    "SessionConfigError",
     "OfflineBrainObservatoryApi",
     "OfflineQueryError",
     "SessionConfig",

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from brainenc.insilico.cache import write_cache
-from brainenc.insilico.config import ConfigError, SessionConfig
 from brainenc.insilico.presets import (
     DEFAULT_PROFILE,
     MOUSE_PRESETS,
@@ -27,6 +26,7 @@ from brainenc.insilico.presets import (
     parse_override,
     session_config,
 )
+from brainenc.insilico.session_config import SessionConfig, SessionConfigError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,7 +73,9 @@ def build_configs(
         target, dot, rest = text.partition(".")
         if dot and target in MOUSE_PRESETS and "=" not in target:
             if target not in per_mouse:
-                raise ConfigError(f"override {text!r} names mouse {target}, which is not in {mice}")
+                raise SessionConfigError(
+                    f"override {text!r} names mouse {target}, which is not in {mice}"
+                )
             key, value = parse_override(rest)
             per_mouse[target][key] = value
         else:
@@ -90,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     mice = [m.strip() for m in args.mice.split(",") if m.strip()]
     try:
         configs = build_configs(args.scale, args.seed, mice, args.overrides, args.profile)
-    except ConfigError as error:
+    except SessionConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     start = time.perf_counter()

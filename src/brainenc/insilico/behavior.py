@@ -12,7 +12,7 @@ Latent behaviour (on the 2-photon clock, what the neurons actually experience):
   0.15 Hz (+0.35 Hz while running) jump a target that relaxes towards a resting offset
   (``target <- 0.5 target + N(0, (4 deg, 1.5 deg))``), plus OU fixational drift (tau 0.5 s, sd 0.5 deg).
 
-Recording (what goes into the NWB file):
+SessionContents (what goes into the NWB file):
 
 * running speed: latent + encoder noise (sd 0.4 cm/s, so small negative speeds occur), on the 2p
   timestamps, starting 1-8 frames late and ending 1-8 frames early (allensdk pads both with NaN),

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from brainenc.atomic_files import write_json_atomic
-from brainenc.insilico.config import ConfigError, SessionConfig
 from brainenc.insilico.session import make_templates, write_session
+from brainenc.insilico.session_config import SessionConfig, SessionConfigError
 
 MANIFEST_VERSION = "1.3"
 EYE_MAPPING_FILE = "eye_mapping_files.json"
@@ -123,11 +123,11 @@ def eye_mapping_record(c: SessionConfig) -> dict[str, Any]:
 
 def _check_unique(mice: list[SessionConfig]) -> None:
     if not mice:
-        raise ConfigError("write_cache: expected at least one SessionConfig, found none")
+        raise SessionConfigError("write_cache: expected at least one SessionConfig, found none")
     for attribute in ("mouse_id", "experiment_id", "ophys_session_id"):
         values = [getattr(c, attribute) for c in mice]
         if len(set(values)) != len(values):
-            raise ConfigError(
+            raise SessionConfigError(
                 f"write_cache: every mouse needs its own {attribute}, found {values}; "
                 "give each SessionConfig a distinct value"
             )

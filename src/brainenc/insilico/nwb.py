@@ -19,10 +19,10 @@ import numpy as np
 
 from brainenc.atomic_files import atomic_destination
 from brainenc.insilico.behavior import RecordedBehavior
-from brainenc.insilico.config import SessionConfig
 from brainenc.insilico.fluorescence import Traces
 from brainenc.insilico.rois import Rois
 from brainenc.insilico.schedule import Schedule
+from brainenc.insilico.session_config import SessionConfig
 
 PIPELINE = "processing/brain_observatory_pipeline"
 PIPELINE_VERSION = "3.0"
@@ -33,7 +33,7 @@ DEVICE = (
 
 
 @dataclass(frozen=True)
-class Recording:
+class SessionContents:
     """Everything stored in one session file."""
 
     config: SessionConfig
@@ -139,7 +139,7 @@ def _write_stimuli(f: h5py.File, schedule: Schedule, templates: dict[str, np.nda
         f.create_dataset(f"stimulus/templates/{name}_image_stack/data", data=stack)
 
 
-def _write_segmentation(pipe: h5py.Group, rec: Recording) -> None:
+def _write_segmentation(pipe: h5py.Group, rec: SessionContents) -> None:
     seg = pipe.create_group("ImageSegmentation")
     seg.attrs["neurodata_type"] = _text("Interface")
     seg["cell_specimen_ids"] = rec.cell_specimen_ids.astype(np.int64)
@@ -160,7 +160,7 @@ def _write_segmentation(pipe: h5py.Group, rec: Recording) -> None:
     plane[reference] = rec.max_projection
 
 
-def _write_traces(pipe: h5py.Group, rec: Recording) -> None:
+def _write_traces(pipe: h5py.Group, rec: SessionContents) -> None:
     t = rec.schedule.timestamps
     tr = rec.traces
     names = _texts([str(i) for i in rec.roi_ids])
@@ -201,7 +201,7 @@ def _write_traces(pipe: h5py.Group, rec: Recording) -> None:
     )
 
 
-def _write_behavior(pipe: h5py.Group, rec: Recording) -> None:
+def _write_behavior(pipe: h5py.Group, rec: SessionContents) -> None:
     b = rec.behavior
     _series(
         pipe.create_group("BehavioralTimeSeries/running_speed"),
@@ -239,7 +239,7 @@ def _write_behavior(pipe: h5py.Group, rec: Recording) -> None:
     )
 
 
-def write_nwb(path: Path, rec: Recording) -> Path:
+def write_nwb(path: Path, rec: SessionContents) -> Path:
     """Atomically write ``rec`` to ``path`` (an ``.nwb`` HDF5 file) and return the path."""
     with atomic_destination(path) as temporary:
         with h5py.File(temporary, "w") as f:

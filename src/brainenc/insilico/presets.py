@@ -39,7 +39,7 @@ import dataclasses
 import typing
 from typing import Any
 
-from brainenc.insilico.config import ConfigError, SessionConfig
+from brainenc.insilico.session_config import SessionConfig, SessionConfigError
 
 MOUSE_PRESETS: dict[str, dict[str, Any]] = {
     # Experiment ids are real ids of allensdk's ``ophys_experiment_session_id_map`` (with their
@@ -147,20 +147,22 @@ def session_config(
         Any `SessionConfig` field, e.g. ``n_neurons=50`` or ``eye_tracking=False``.
     """
     if mouse not in MOUSE_PRESETS:
-        raise ConfigError(
+        raise SessionConfigError(
             f"unknown mouse {mouse!r}: expected one of {sorted(MOUSE_PRESETS)}; "
             "pass a known mouse or build SessionConfig(...) yourself"
         )
     if scale not in SCALE_PRESETS:
-        raise ConfigError(f"unknown scale {scale!r}: expected one of {sorted(SCALE_PRESETS)}")
+        raise SessionConfigError(
+            f"unknown scale {scale!r}: expected one of {sorted(SCALE_PRESETS)}"
+        )
     if profile not in PROFILE_PRESETS:
-        raise ConfigError(
+        raise SessionConfigError(
             f"unknown profile {profile!r}: expected one of {sorted(PROFILE_PRESETS)} "
             "(the activity profile of the simulated mice)"
         )
     unknown = set(overrides) - {f.name for f in dataclasses.fields(SessionConfig)}
     if unknown:
-        raise ConfigError(
+        raise SessionConfigError(
             f"unknown setting(s) {sorted(unknown)}: expected SessionConfig fields "
             f"{[f.name for f in dataclasses.fields(SessionConfig)]}"
         )
@@ -180,7 +182,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip().replace("-", "_")
     hints = typing.get_type_hints(SessionConfig)
     if not sep or key not in hints:
-        raise ConfigError(
+        raise SessionConfigError(
             f"bad override {text!r}: expected KEY=VALUE with KEY one of {sorted(hints)}"
         )
     hint = str(hints[key])
@@ -199,5 +201,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         if "int" in hint:
             return key, int(raw)
     except ValueError:
-        raise ConfigError(f"bad override {text!r}: {key} expects a value of type {hint}") from None
+        raise SessionConfigError(
+            f"bad override {text!r}: {key} expects a value of type {hint}"
+        ) from None
     return key, raw

@@ -34,7 +34,7 @@ import numpy as np
 from brainenc.insilico.random_streams import stream
 
 if TYPE_CHECKING:
-    from brainenc.insilico.config import SessionConfig
+    from brainenc.insilico.session_config import SessionConfig
 
 ALLENSDK_EPOCH_GAP_THRESHOLD = 39  # allensdk: session A rows further apart start a new epoch
 MOVIE_FRAME_RATE_HZ = 30.0

@@ -29,10 +29,9 @@ from scipy import signal
 from brainenc.atomic_files import atomic_destination
 from brainenc.insilico.activity import baseline_drift, draw_excitability
 from brainenc.insilico.behavior import record_behavior, simulate_behavior
-from brainenc.insilico.config import MOVIES, SessionConfig
 from brainenc.insilico.fluorescence import draw_optics, fluorescence_traces, stimulus_code
 from brainenc.insilico.movies import contrast_movie, make_movie
-from brainenc.insilico.nwb import Recording, write_nwb
+from brainenc.insilico.nwb import SessionContents, write_nwb
 from brainenc.insilico.population import (
     Population,
     behavior_signals,
@@ -45,6 +44,7 @@ from brainenc.insilico.random_streams import stream
 from brainenc.insilico.retina import retinal_projections, screen_grid, simulation_shape
 from brainenc.insilico.rois import Rois, max_projection, place_rois
 from brainenc.insilico.schedule import build_schedule, movie_frame_labels
+from brainenc.insilico.session_config import MOVIES, SessionConfig
 
 
 def make_templates(c: SessionConfig) -> dict[str, np.ndarray]:
@@ -90,7 +90,7 @@ def mouse_population(config: SessionConfig) -> tuple[Rois, Population]:
 
 def simulate_session(
     config: SessionConfig, templates: dict[str, np.ndarray] | None = None
-) -> tuple[Recording, dict[str, np.ndarray]]:
+) -> tuple[SessionContents, dict[str, np.ndarray]]:
     """Simulate one session: what goes into the NWB file and into the truth file.
 
     Parameters
@@ -161,7 +161,7 @@ def simulate_session(
         rois, optics.baseline * (1 + peak_dff), stream(c.seed, "mouse", c.mouse_id, "image")
     )
     motion = _motion_offsets(len(t), id_rng)
-    recording = Recording(
+    recording = SessionContents(
         c, schedule, templates, rois, cell_ids, roi_ids, image, traces, recorded, motion
     )
     corrected = traces.demixed - traces.r[:, None] * traces.neuropil

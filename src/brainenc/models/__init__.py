@@ -17,7 +17,7 @@ from brainenc.models.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from brainenc.models.core import ViViT, ViViTCore
+from brainenc.models.core import FactorizedTransformer, ViViTCore
 from brainenc.models.encoder import (
     OUTPUT_ACTIVATIONS,
     MouseSpec,
@@ -44,7 +44,7 @@ __all__ = [
     "Tokenizer",
     "Transformer",
     "ViV1T",
-    "ViViT",
+    "FactorizedTransformer",
     "ViViTCore",
     "folded_patch_projection",
     "load_checkpoint",

@@ -18,7 +18,7 @@ FRAME_SIGNAL_CHANNELS = 4
 EXECUTION_SETTINGS = ("tokenizer", "grad_checkpointing", "chunk_tokens")
 
 
-class ViViT(nn.Module):
+class FactorizedTransformer(nn.Module):
     """Tokenizer, spatial transformer and temporal transformer (the authors' ``ViViT``).
 
     Maps video ``(B, Cv, T, H, W)`` and per-frame signals ``(B, 4, T)`` to a feature map
@@ -170,7 +170,7 @@ class ViViTCore(nn.Module):
         self.max_frame = max_frame
         self.temporal_patch_size = temporal_patch_size
         self.emb_dim = emb_dim
-        self.vivit = ViViT(
+        self.vivit = FactorizedTransformer(
             in_channels=video_channels + FRAME_SIGNAL_CHANNELS,
             frame_size=frame_size,
             max_frame=max_frame,

@@ -69,7 +69,7 @@ def forward_flops(
     Parameters
     ----------
     core
-        The ViViT core whose sizes are read (tokenizer, block widths, depths).
+        The ViViTCore whose sizes are read (tokenizer, block widths, depths).
     frames
         Clip length T in frames.
     neurons

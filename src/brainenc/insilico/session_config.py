@@ -22,7 +22,7 @@ STIMULUS_CODE_MAX_REPEATS = 99
 MAX_NEURONS = 1_000
 
 
-class ConfigError(ValueError):
+class SessionConfigError(ValueError):
     """A setting of the in-silico mouse is out of range or inconsistent."""
 
 
@@ -164,7 +164,7 @@ class SessionConfig:
 def _require(ok: bool, setting: str, expected: str, found: Any, fix: str = "") -> None:
     if not ok:
         message = f"SessionConfig.{setting}: expected {expected}, found {found!r}"
-        raise ConfigError(message + (f"; {fix}" if fix else ""))
+        raise SessionConfigError(message + (f"; {fix}" if fix else ""))
 
 
 _SCALAR_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
@@ -198,7 +198,7 @@ def _validate(c: SessionConfig) -> None:
     try:
         age = c.age_days
     except ValueError as error:
-        raise ConfigError(
+        raise SessionConfigError(
             f"SessionConfig.session_start / date_of_birth: expected ISO dates, found "
             f"{c.session_start!r} / {c.date_of_birth!r} ({error})"
         ) from None
