@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from brainenc.data.build import build_dataset
-from brainenc.data.layout import read_manifest
+from brainenc.data.mouse_folder import read_manifest
 
 MB = 1024**2
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from brainenc.data.build import build_dataset
 from brainenc.data.config import BuildConfig
-from brainenc.data.layout import read_statistics
+from brainenc.data.mouse_folder import MouseFolder
 from brainenc.data.sources import ensure_insilico_cache
 from brainenc.evaluation.baseline import jackknife_oracle, trial_average_baseline
 from brainenc.evaluation.ceiling import noise_ceiling
@@ -59,12 +59,13 @@ def build_settings(cache_dir: Path, profile: str, scale: str, seed: int, mice: l
 
 def score_mouse(folder: Path) -> dict[str, float]:
     """Baseline, oracle and ceiling on the test split, and the mean response sd of one mouse."""
-    statistics = read_statistics(folder / "meta" / "statistics")["responses"]
+    mouse = MouseFolder(folder)
+    statistics = mouse.statistics()["responses"]
     sd, mean = statistics["std"].astype(np.float64), statistics["mean"].astype(np.float64)
     return {
-        "baseline": trial_average_baseline(folder, split="test").value,
-        "oracle": jackknife_oracle(folder, split="test").value,
-        "ceiling": noise_ceiling(folder, split="test").value,
+        "baseline": trial_average_baseline(mouse, split="test").value,
+        "oracle": jackknife_oracle(mouse, split="test").value,
+        "ceiling": noise_ceiling(mouse, split="test").value,
         "resp sd": float(sd.mean()),
         "sd/mean": float((sd / np.abs(mean)).mean()),
     }

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import subprocess
 import sys
 from pathlib import Path
 
-from brainenc.evaluation.run_dirs import metrics_csv
+from brainenc.runs.folder import read_run_record
+from brainenc.runs.history import metrics_csv
 
 INITIALISATIONS = ("population_peak", "authors")
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def main() -> int:
         print("$", " ".join(command), flush=True)
         subprocess.run(command, check=True)
         curves[init] = validation_curve(run_dir)
-        initial = json.loads((run_dir / "metrics.json").read_text()).get("val/corr_initial")
+        initial = read_run_record(run_dir).metrics.get("val/corr_initial")
         if initial is not None:
             curves[init][0] = initial
     steps = sorted(set().union(*curves.values()))

@@ -8,7 +8,7 @@ one ``(S, N, L)`` array per mouse id (the split's samples in ascending sample in
 frames of each clip), e.g. from an ensemble.
 
 The run folder is read as data (its config builds only allow-listed brainenc classes, see
-:mod:`brainenc.training.stored_config`) and locked while the command writes into it; an output
+:mod:`brainenc.runs.stored_config`) and locked while the command writes into it; an output
 folder that cannot be written is reported before any prediction is made.
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from brainenc.atomic_files import DiskFullError, UnwritableFolderError, check_writable
+from brainenc.data.mouse_folder import SPLITS
 from brainenc.evaluation.metrics import DEFAULT_SKIP
-from brainenc.evaluation.mouse_folder import SPLITS
 from brainenc.evaluation.predictions import evaluate_predictions, load_predictions
 from brainenc.evaluation.references import (
     combine_references,
@@ -29,10 +29,16 @@ from brainenc.evaluation.references import (
     reference_scores,
     score_table,
 )
-from brainenc.evaluation.run_dirs import RunRecord, config_value, dataset_dir_of_run, load_run
-from brainenc.training.run_lock import RunFolderBusyError, lock_run_folder
-
-OUTPUT_FOLDER = "evaluation"
+from brainenc.runs.folder import (
+    EVALUATION_FOLDER,
+    EXPORTED_MODEL,
+    METRICS,
+    RunRecord,
+    config_value,
+    dataset_dir_of_run,
+    read_run_record,
+)
+from brainenc.runs.lock import RunFolderBusyError, lock_run_folder
 
 
 def run_skip(record: RunRecord) -> int:
@@ -62,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--predictions",
         type=Path,
         help=".npz with one (samples, neurons, frames) array per mouse id "
-        "(default: predict with the run's export/model.pt)",
+        f"(default: predict with the run's {EXPORTED_MODEL})",
     )
     parser.add_argument("--split", default="test", choices=SPLITS)
     parser.add_argument(
@@ -74,9 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dataset-dir", type=Path, help="dataset root (default: from the run)")
     parser.add_argument("--checkpoint", help="checkpoint of the predictions (default: the run's)")
     args = parser.parse_args(argv)
-    out_dir = args.run_dir / OUTPUT_FOLDER
+    out_dir = args.run_dir / EVALUATION_FOLDER
     try:
-        record = load_run(args.run_dir)
+        record = read_run_record(args.run_dir)
         check_writable(out_dir, "RUN_DIR")
         with lock_run_folder(args.run_dir, "RUN_DIR"):
             if args.predictions is None:
@@ -109,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dataset_dir = args.dataset_dir or dataset_dir_of_run(record)
     model = payload["values"].get(f"{args.split}/corr")
     print(reference_table(dataset_dir, list(predictions), args.split, skip, model))
-    print(f"wrote {out_dir / 'metrics.json'}")
+    print(f"wrote {out_dir / METRICS}")
     return 0
 
 

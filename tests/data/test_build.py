@@ -15,7 +15,7 @@ from brainenc.data.build import build_dataset
 from brainenc.data.dataset import MouseDataset
 from brainenc.data.errors import DatasetExistsError, DatasetIntegrityError
 from brainenc.data.frames import resize_movie
-from brainenc.data.layout import read_manifest
+from brainenc.data.mouse_folder import read_manifest
 
 MOUSE_A, MOUSE_B = "501729039", "501773889"  # experiment ids of the in-silico mice A and B
 # test scale: natural_movie_one 280 frames = 2 clips, natural_movie_three 420 = 3 clips

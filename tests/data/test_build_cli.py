@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from brainenc.data.layout import read_manifest, sweep_stale, verify_folder
+from brainenc.data.mouse_folder import read_manifest, verify_folder
+from brainenc.data.writer import sweep_stale
 
 
 def build_command(root_dir, *overrides) -> list[str]:

@@ -17,7 +17,7 @@ from brainenc.data.errors import (
     NoEyeTrackingError,
     UnreadableSessionError,
 )
-from brainenc.data.layout import read_manifest
+from brainenc.data.mouse_folder import read_manifest
 
 
 def nwb_settings(path, **extra) -> dict:

@@ -18,7 +18,7 @@ from brainenc.data.build import build_dataset
 from brainenc.data.config import BuildConfig, SplitConfig, clip_folds, config_digest
 from brainenc.data.dataset import MouseDataset
 from brainenc.data.errors import ConfigError, SessionFileError
-from brainenc.data.layout import read_manifest
+from brainenc.data.mouse_folder import read_manifest
 
 # 70-frame clips of the test-scale movies: natural_movie_one 280 frames = 4 clips, natural_movie_three
 # 420 = 6. In 3 folds with test fold 2 (validation fold 0 by default):
@@ -215,8 +215,8 @@ def test_by_clip_statistics_come_from_the_training_clips_only(by_clip_mouse):
 
 
 def test_trial_average_baseline_cannot_score_unseen_clips(by_clip_mouse):
+    from brainenc.data.mouse_folder import MouseFolder
     from brainenc.evaluation.baseline import trial_average_baseline
-    from brainenc.evaluation.mouse_folder import MouseFolder
 
     result = trial_average_baseline(MouseFolder(by_clip_mouse), split="test")
     assert result.scores is None and result.value is None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from brainenc.data.build import build_dataset, describe_counts
-from brainenc.data.layout import read_manifest
+from brainenc.data.mouse_folder import read_manifest
 
 
 def test_full_length_session_counts_and_order(make_insilico_session, tmp_path):

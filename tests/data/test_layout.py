@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from brainenc.data.errors import DatasetExistsError, DatasetIntegrityError
-from brainenc.data.layout import FolderWriter, read_manifest, sweep_stale, verify_folder
+from brainenc.data.mouse_folder import read_manifest, verify_folder
+from brainenc.data.writer import FolderWriter, sweep_stale
 
 
 def write(target: Path, value: float, overwrite: bool = False, fail_after: int | None = None):
@@ -61,7 +62,7 @@ SLOW_WRITER = textwrap.dedent(
     import sys, time
     import numpy as np
     from pathlib import Path
-    from brainenc.data.layout import FolderWriter
+    from brainenc.data.writer import FolderWriter
     with FolderWriter(Path(sys.argv[1])) as writer:
         for i in range(10_000):
             writer.save(f"data/{i}.npy", np.zeros(10))

@@ -9,7 +9,7 @@ import numpy as np
 
 from brainenc.data.build import build_dataset
 from brainenc.data.dataset import MouseDataset
-from brainenc.data.layout import read_manifest
+from brainenc.data.mouse_folder import read_manifest
 
 PIPE = "processing/brain_observatory_pipeline"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from brainenc.data.mouse_folder import MouseFolder
 from brainenc.evaluate import main as evaluate_main
 from brainenc.evaluation.__main__ import main as baseline_main
 from brainenc.evaluation.baseline import trial_average_baseline
-from brainenc.evaluation.mouse_folder import MouseFolder
 from brainenc.evaluation.predictions import evaluate_predictions
 from brainenc.evaluation.scoring import score_predictions
 

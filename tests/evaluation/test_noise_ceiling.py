@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from brainenc.data.mouse_folder import MouseFolder
 from brainenc.evaluation.__main__ import main as baseline_main
 from brainenc.evaluation.baseline import jackknife_oracle, trial_average_baseline
 from brainenc.evaluation.ceiling import NoNoiseFreeSignalError, noise_ceiling
-from brainenc.evaluation.mouse_folder import MouseFolder
 from brainenc.insilico import session_config, truth_path
 
 EXPERIMENT_A = session_config("A", "test").experiment_id

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from brainenc.data.mouse_folder import MouseFolder
 from brainenc.evaluation.__main__ import main
 from brainenc.evaluation.baseline import stimulus_blind_control, trial_average_baseline
 from brainenc.evaluation.ceiling import noise_ceiling, stimulus_locked_truth
-from brainenc.evaluation.mouse_folder import MouseFolder
 from brainenc.evaluation.references import (
     NO_SIGNAL_REASON,
     PREDICTORS,

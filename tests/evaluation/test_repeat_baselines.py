@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from brainenc.data.mouse_folder import MouseFolder
 from brainenc.evaluation.baseline import (
     UNSEEN_REASON,
     clip_trial_average,
@@ -16,7 +17,6 @@ from brainenc.evaluation.baseline import (
     trial_average,
     trial_average_baseline,
 )
-from brainenc.evaluation.mouse_folder import MouseFolder
 from brainenc.evaluation.scoring import score_predictions
 
 

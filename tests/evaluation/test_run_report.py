@@ -11,8 +11,10 @@ import pytest
 from brainenc.evaluation.comparison import comparison_rows, write_report
 from brainenc.evaluation.figures import CURVE_PANELS, training_curves_figure
 from brainenc.evaluation.references import PREDICTORS
-from brainenc.evaluation.run_dirs import find_runs, load_run, read_metric_history
 from brainenc.report import main
+from brainenc.runs.folder import find_runs
+from brainenc.runs.folder import read_run_record as load_run
+from brainenc.runs.history import read_metric_history
 
 LORA_CONFIG = {
     "peft": {

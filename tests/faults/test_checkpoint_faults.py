@@ -97,7 +97,7 @@ def test_continuation_checkpoint_with_a_callable_is_refused(tiny, tmp_path):
 def adapter_folder(tmp_path) -> tuple[Path, torch.nn.Module]:
     from peft import LoraConfig, get_peft_model
 
-    from brainenc.training.artifacts import head_state_dict
+    from brainenc.runs.artifacts import head_state_dict
 
     model = build("tiny", {"A": 9})
     target = next(n for n, m in model.core.named_modules() if isinstance(m, torch.nn.Linear))
@@ -109,7 +109,7 @@ def adapter_folder(tmp_path) -> tuple[Path, torch.nn.Module]:
 
 
 def test_adapter_folder_loads(adapter_folder):
-    from brainenc.training.artifacts import load_adapter
+    from brainenc.runs.artifacts import load_adapter
 
     folder, fresh = adapter_folder
     assert (folder / "adapter_model.safetensors").is_file()
@@ -118,7 +118,7 @@ def test_adapter_folder_loads(adapter_folder):
 
 
 def test_heads_with_a_callable_are_refused(adapter_folder, tmp_path):
-    from brainenc.training.artifacts import load_adapter
+    from brainenc.runs.artifacts import load_adapter
 
     folder, fresh = adapter_folder
     marker = tmp_path / "executed"
@@ -133,7 +133,7 @@ def test_pickled_adapter_bin_is_refused(adapter_folder, tmp_path):
     """A .bin adapter (no safetensors) is read by peft; it must be weights_only."""
     from safetensors.torch import load_file
 
-    from brainenc.training.artifacts import load_adapter
+    from brainenc.runs.artifacts import load_adapter
 
     folder, fresh = adapter_folder
     marker = tmp_path / "executed"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from brainenc.runs.folder import write_resolved_config
+from brainenc.runs.stored_config import StoredConfigError
 from brainenc.training.continuation import continued_config
-from brainenc.training.run_files import write_resolved_config
-from brainenc.training.stored_config import StoredConfigError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 from training_helpers import compose_config  # noqa: E402

@@ -19,14 +19,13 @@ import numpy as np
 import pytest
 import torch
 
-from brainenc.data import layout
+from brainenc.data import mouse_folder as layout
 from brainenc.data.dataset import MouseDataset
 from brainenc.data.errors import DatasetIntegrityError
-from brainenc.data.layout import sha256_file
+from brainenc.data.mouse_folder import sha256_file
 from brainenc.evaluation.baseline import jackknife_oracle, trial_average_baseline
 from brainenc.evaluation.scoring import score_predictions
-from brainenc.evaluation.streaming import PerTrialCorrelation, PooledCorrelation
-from brainenc.training.baseline import BaselineTable
+from brainenc.evaluation.streaming import BaselineTable, PerTrialCorrelation, PooledCorrelation
 
 REBUILD = r"python -m brainenc\.data\.build data\.build\.overwrite=true"
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 from fault_helpers import folder_snapshot, manifest_of, nwb_settings
 
-from brainenc.data import layout
+from brainenc.data import writer as layout
 from brainenc.data.build import build_dataset
 from brainenc.data.dataset import MouseDataset
 from brainenc.data.errors import DatasetWriteError
-from brainenc.data.layout import sweep_stale
+from brainenc.data.writer import sweep_stale
 
 REPLACEMENT = {"overwrite": True, "normalisation": "viv1t"}
 

@@ -39,16 +39,12 @@ from brainenc.conf import CONFIG_DIR as CONF_DIR
 from brainenc.data import BrainDataModule
 from brainenc.evaluate import main as evaluate_main
 from brainenc.models import ViV1T
+from brainenc.runs.checkpoints import AtomicCheckpointIO, ResumeCheck
+from brainenc.runs.folder import LOCK_FILE
+from brainenc.runs.lock import RunFolderBusyError, claim_run_folder, lock_run_folder
+from brainenc.runs.stored_config import build_stored
 from brainenc.training import train
-from brainenc.training.checkpoint_io import AtomicCheckpointIO
-from brainenc.training.initial_weights import ResumeCheck, load_continuation
-from brainenc.training.run_lock import (
-    LOCK_FILE,
-    RunFolderBusyError,
-    claim_run_folder,
-    lock_run_folder,
-)
-from brainenc.training.stored_config import build_stored
+from brainenc.training.initial_weights import load_continuation
 
 
 def stored_config(tmp_path: Path) -> dict:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
+from brainenc.runs.folder import write_resolved_config
 from brainenc.training import train
 from brainenc.training.config_checks import ConfigCheckError
 from brainenc.training.continuation import continued_config
-from brainenc.training.run_files import write_resolved_config
 
 EARLIER = [
     "data=insilico_test",

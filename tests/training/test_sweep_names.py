@@ -11,8 +11,8 @@ import pytest
 from omegaconf import DictConfig
 from training_helpers import CONF_DIR
 
+from brainenc.runs.naming import sweep_job_name, swept_keys
 from brainenc.training.config_checks import build_strategy
-from brainenc.training.run_files import sweep_job_name, swept_keys
 from brainenc.training.strategies import HeadOnly, LoraStrategy
 
 

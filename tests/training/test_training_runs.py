@@ -111,7 +111,7 @@ def test_baseline_is_scored_like_the_evaluation_package(lora_run):
 def test_exported_model_predicts_like_the_selected_checkpoint(lora_run):
     from training_helpers import random_batch
 
-    from brainenc.training.artifacts import load_run
+    from brainenc.runs.artifacts import load_trained_model as load_run
 
     metrics, objects = lora_run
     selected = objects["module"].model.eval()

@@ -12,7 +12,8 @@ from torch.utils.data import DataLoader
 from training_helpers import build_model, random_batch
 
 from brainenc.models import load_checkpoint
-from brainenc.training.artifacts import (
+from brainenc.models.parameter_kinds import parameter_kind
+from brainenc.runs.artifacts import (
     export_plain_state_dict,
     load_adapter,
     plain_model,
@@ -20,7 +21,7 @@ from brainenc.training.artifacts import (
 )
 from brainenc.training.losses import MSELoss
 from brainenc.training.module import EncodingModule
-from brainenc.training.parameters import count_parameters, parameter_kind
+from brainenc.training.parameters import count_parameters
 from brainenc.training.strategies import FromScratch, FullFineTuning, HeadOnly, LoraStrategy
 
 SEED_TABLE = [  # the seed's FINAL COMPARISON: rank, layers, trainable %

@@ -10,9 +10,10 @@ import pytest
 import torch
 from torch import nn
 
+from brainenc.models.parameter_kinds import parameter_kind
 from brainenc.training.losses import MSELoss, PoissonCorrelationLoss, build_loss, neuron_correlation
 from brainenc.training.optimization import configure_optimization, parameter_groups
-from brainenc.training.parameters import count_parameters, parameter_kind
+from brainenc.training.parameters import count_parameters
 from brainenc.training.precision import resolve_precision
 from brainenc.training.schedules import constant, cosine, linear
 

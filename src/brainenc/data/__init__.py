@@ -2,7 +2,7 @@
 
 Building (`python -m brainenc.data.build`, or `build_dataset`) imports allensdk lazily;
 serving (`MouseDataset`, `BrainDataModule`) never does. Names are imported on first use, so
-`import brainenc.data.layout` stays light (no torch or Lightning).
+`import brainenc.data.mouse_folder` stays light (no torch or Lightning).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ through allensdk, merges sessions of one mouse (shared neurons, all repeats), cu
 imputes missing values and computes statistics on the training split, normalises, and writes
 the folder atomically. A mouse whose folder was built with the same settings is skipped; one
 built with other settings is replaced only with `overwrite=true`. One build at a time writes
-into a dataset root (`layout.build_lock`): a second one waits, then finds the mice built.
+into a dataset root (`writer.build_lock`): a second one waits, then finds the mice built.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from brainenc.data.allen import check_session_type, read_recording
 from brainenc.data.config import BuildConfig, config_digest
 from brainenc.data.created_folders import removed_on_failure
 from brainenc.data.errors import DatasetExistsError, DatasetIntegrityError
-from brainenc.data.layout import build_lock, read_manifest, sweep_stale
+from brainenc.data.mouse_folder import MANIFEST, SPLITS, read_manifest
 from brainenc.data.recording import shared_neurons
-from brainenc.data.samples import SPLITS, SampleSet, assemble_samples
+from brainenc.data.samples import SampleSet, assemble_samples
 from brainenc.data.session_checks import check_build_arrays
 from brainenc.data.sources import MousePlan, SessionLocator
 from brainenc.data.statistics import compute_statistics, impute_missing
-from brainenc.data.writer import write_mouse
+from brainenc.data.writer import build_lock, sweep_stale, write_mouse
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def main() -> None:
     @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="build")
     def run(cfg: DictConfig) -> None:
         root = build_dataset(cfg.data.build, cfg.data.root)
-        for folder in sorted(p for p in root.iterdir() if (p / "manifest.json").is_file()):
+        for folder in sorted(p for p in root.iterdir() if (p / MANIFEST).is_file()):
             manifest = read_manifest(folder)
             print(f"{folder}: {describe_counts(manifest['counts'], manifest['neurons'])}")
 

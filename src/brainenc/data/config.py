@@ -17,6 +17,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from brainenc.data.errors import ConfigError
+from brainenc.data.mouse_folder import SPLITS
 
 SOURCES = ("insilico", "allen", "nwb")
 NORMALISATIONS = ("seed", "viv1t")
@@ -26,7 +27,7 @@ MOUSE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 FOLDER_SUFFIX_PATTERN = re.compile(r"^[A-Za-z0-9_-]*$")
 SPLIT_KINDS = ("repeat", "clip")
 SPLIT_SETTINGS = {
-    "repeat": ("train", "validation", "test"),
+    "repeat": SPLITS,
     "clip": ("folds", "test_fold", "validation_fold"),
 }
 
@@ -121,8 +122,7 @@ class SplitConfig:
     def split_of(self, repeat: int, clip: int, n_clips: int) -> str | None:
         """Split of the sample showing `clip` (of `n_clips`) in session `repeat`; None: unused."""
         if self.by == "repeat":
-            names = ("train", "validation", "test")
-            return next((name for name in names if repeat in getattr(self, name)), None)
+            return next((name for name in SPLITS if repeat in getattr(self, name)), None)
         fold = clip_folds(n_clips, self.folds)[clip]
         if fold == self.test_fold:
             return "test"

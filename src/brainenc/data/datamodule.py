@@ -21,11 +21,9 @@ from torch.utils.data.dataloader import _BaseDataLoaderIter
 from brainenc.data.config import BuildConfig, config_digest
 from brainenc.data.dataset import MouseDataset
 from brainenc.data.errors import DatasetExistsError
-from brainenc.data.layout import MANIFEST, read_manifest
+from brainenc.data.mouse_folder import MANIFEST, SPLITS, read_manifest
 from brainenc.data.sampler import MouseBatchSampler
 from brainenc.models import MouseSpec
-
-SPLITS = ("train", "validation", "test")
 
 
 class BrainDataModule(L.LightningDataModule):

@@ -10,162 +10,8 @@ import torch
 from torch.utils.data import Dataset
 
 from brainenc.data.errors import DatasetIntegrityError
-from brainenc.data.layout import (
-    FOLDERS,
-    MANIFEST,
-    REBUILD_HINT,
-    check_finite,
-    load_array,
-    manifest_value,
-    read_manifest,
-    read_statistics,
-    verify_folder,
-)
-from brainenc.data.samples import SPLITS
+from brainenc.data.mouse_folder import MANIFEST, VERIFY_MODES, MouseFolder
 from brainenc.data.transforms import Normaliser
-
-VERIFY_MODES = ("none", "size", "cached", "hash")
-
-
-class BuiltMouse:
-    """A mouse folder written by `brainenc.data.build` (samples stored normalised).
-
-    Opening it checks, before any sample is read: the manifest's structure, the shape it records
-    for every sample file against the mouse's (N neurons, T frames, frame size), the trials
-    table (one entry per sample, known split labels, the manifest's counts per split) and,
-    unless `verify="none"`, the files themselves (`layout.verify_folder`). Every sample read
-    is checked for its shape and for NaN or infinities.
-    """
-
-    layout = "brainenc"
-
-    def __init__(self, folder: Path, verify: str):
-        self.folder = folder
-        self.manifest = read_manifest(folder)
-        self.shapes = _sample_shapes(self.manifest, folder)
-        samples = manifest_value(self.manifest, "samples", int, folder)
-        _check_recorded_shapes(self.manifest, self.shapes, samples, folder)
-        if verify != "none":
-            verify_folder(folder, self.manifest, full=verify == "hash", cache=verify == "cached")
-        trials = folder / "meta" / "trials"
-        self.movie = _vector(trials / "movie.npy", samples).astype(str)
-        self.clip = _vector(trials / "clip.npy", samples)
-        self.repeat = _vector(trials / "repeat.npy", samples)
-        self.split = _vector(trials / "split.npy", samples).astype(str)
-        _check_splits(self.split, self.manifest, trials / "split.npy")
-        neurons = folder / "meta" / "neurons"
-        count = self.shapes["responses"][0]
-        self.coordinates = _rows(neurons / "coordinates.npy", count)
-        self.mean_responses = _rows(neurons / "mean_responses.npy", count)
-        self.cell_specimen_ids = _rows(neurons / "cell_specimen_ids.npy", count)
-
-    def __len__(self) -> int:
-        return len(self.movie)
-
-    def statistics(self) -> dict[str, dict[str, np.ndarray]]:
-        """Training statistics `meta/statistics/<variable>/<stat>.npy`, refusing non-finite ones."""
-        return read_statistics(self.folder / "meta" / "statistics")
-
-    def normaliser(self) -> Normaliser:
-        mode = manifest_value(self.manifest, "normalisation", str, self.folder)
-        return Normaliser.from_statistics(self.statistics(), mode)
-
-    def arrays(self, index: int) -> dict[str, np.ndarray]:
-        """The four arrays of sample `index` (memory-mapped), checked for shape and finiteness."""
-        arrays = {}
-        for name, folder in FOLDERS.items():
-            path = self.folder / "data" / folder / f"{index}.npy"
-            values = load_array(path, mmap=True)
-            if values.shape != self.shapes[name]:
-                raise DatasetIntegrityError(
-                    f"{path} has shape {values.shape}, but every {name} sample of this mouse is "
-                    f"{self.shapes[name]} (from {MANIFEST}); the file was replaced. {REBUILD_HINT}"
-                )
-            arrays[name] = check_finite(values, path)
-        return arrays
-
-
-def _sample_shapes(manifest: dict[str, Any], folder: Path) -> dict[str, tuple[int, ...]]:
-    """Shape of each sample array of a built mouse, from the manifest's counts."""
-    neurons = manifest_value(manifest, "neurons", int, folder)
-    frames = manifest_value(manifest, "frames_per_clip", int, folder)
-    height, width = _frame_size(manifest, folder)
-    return {
-        "video": (1, frames, height, width),
-        "behavior": (2, frames),
-        "pupil_center": (2, frames),
-        "responses": (neurons, frames),
-    }
-
-
-def _frame_size(manifest: dict[str, Any], folder: Path) -> tuple[int, int]:
-    size = manifest_value(manifest, "frame_size", list, folder)
-    if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
-        raise DatasetIntegrityError(
-            f"{folder / MANIFEST}: 'frame_size' is {size!r}, expected [height, width]. {REBUILD_HINT}"
-        )
-    return size[0], size[1]
-
-
-def _check_recorded_shapes(
-    manifest: dict[str, Any], shapes: dict[str, tuple[int, ...]], samples: int, folder: Path
-) -> None:
-    """Every sample file is in the manifest, recorded with the mouse's sample shape."""
-    arrays = manifest["arrays"]
-    for name, sub in FOLDERS.items():
-        for index in range(samples):
-            relative = f"data/{sub}/{index}.npy"
-            record = arrays.get(relative)
-            if record is None:
-                raise DatasetIntegrityError(
-                    f"{folder / MANIFEST} lists no {relative}, though the mouse has {samples} "
-                    f"samples. {REBUILD_HINT}"
-                )
-            if tuple(record.get("shape", ())) != shapes[name]:
-                raise DatasetIntegrityError(
-                    f"{folder / relative}: the manifest records shape {record.get('shape')}, but "
-                    f"every {name} sample of this mouse is {shapes[name]} (neurons, frames_per_clip "
-                    f"and frame_size in {MANIFEST}). {REBUILD_HINT}"
-                )
-
-
-def _vector(path: Path, length: int) -> np.ndarray:
-    values = load_array(path)
-    if values.shape != (length,):
-        raise DatasetIntegrityError(
-            f"{path} has shape {values.shape}, expected ({length},): one entry per sample. "
-            f"{REBUILD_HINT}"
-        )
-    return values
-
-
-def _rows(path: Path, count: int) -> np.ndarray:
-    values = load_array(path)
-    if values.ndim == 0 or values.shape[0] != count:
-        raise DatasetIntegrityError(
-            f"{path} has shape {values.shape}, expected {count} rows (one per neuron). "
-            f"{REBUILD_HINT}"
-        )
-    return values
-
-
-def _check_splits(split: np.ndarray, manifest: dict[str, Any], path: Path) -> None:
-    """Split labels are known and as many per split as the manifest's `counts` say."""
-    unknown = sorted(set(split.tolist()) - set(SPLITS))
-    if unknown:
-        raise DatasetIntegrityError(
-            f"{path} holds unknown split label(s) {unknown}; expected {list(SPLITS)}. "
-            f"{REBUILD_HINT}"
-        )
-    counts = manifest.get("counts")
-    if not isinstance(counts, dict):
-        return
-    found = {name: int(np.sum(split == name)) for name in SPLITS}
-    expected = {name: (counts.get(name) or {}).get("total") for name in SPLITS}
-    if found != expected:
-        raise DatasetIntegrityError(
-            f"{path} has {found} samples per split, the manifest says {expected}. {REBUILD_HINT}"
-        )
 
 
 class MouseDataset(Dataset):
@@ -213,7 +59,7 @@ class MouseDataset(Dataset):
         if split is None:
             self.indices = np.arange(len(self.mouse))
         else:
-            self.indices = np.flatnonzero(self.mouse.split == split)
+            self.indices = np.flatnonzero(self.mouse.trials.split == split)
         self.crop_frames = crop_frames
 
     @property
@@ -238,7 +84,7 @@ class MouseDataset(Dataset):
         """Check the folder against its manifest (sha256 of every file when `full`)."""
         if self.mouse.layout != "brainenc":
             raise ValueError(f"{self.mouse.folder} is a Sensorium folder without a manifest.")
-        verify_folder(self.mouse.folder, self.mouse.manifest, full=full)
+        self.mouse.verify(full=full)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -258,19 +104,21 @@ class MouseDataset(Dataset):
                 for k in ("behavior", "pupil_center", "responses")
             },
         }
+        trials = self.mouse.trials
         sample.update(
             mouse_id=self.mouse_id,
-            movie=str(self.mouse.movie[index]),
-            clip=int(self.mouse.clip[index]),
-            repeat=int(self.mouse.repeat[index]),
+            movie=str(trials.movie[index]),
+            clip=int(trials.clip[index]),
+            repeat=int(trials.repeat[index]),
         )
         return sample
 
 
 def open_mouse(folder: Path, verify: str) -> Any:
-    """The reader for a mouse folder, chosen by its layout."""
+    """The reader for a mouse folder, chosen by its layout: a checked `MouseFolder` for a built
+    folder, a `SensoriumMouse` for a Sensorium 2023 one."""
     if (folder / MANIFEST).is_file():
-        return BuiltMouse(folder, verify)
+        return MouseFolder(folder, verify)
     if (folder / "meta" / "trials" / "tiers.npy").is_file():
         from brainenc.data.sensorium import SensoriumMouse
 

@@ -17,9 +17,8 @@ import numpy as np
 from brainenc.data.alignment import clip_frames
 from brainenc.data.config import SplitConfig
 from brainenc.data.errors import SessionFileError
+from brainenc.data.mouse_folder import SPLITS
 from brainenc.data.recording import Recording
-
-SPLITS = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from brainenc.data.errors import DatasetIntegrityError
-from brainenc.data.layout import FOLDERS, FolderWriter, read_manifest, read_statistics
+from brainenc.data.mouse_folder import (
+    FOLDERS,
+    MANIFEST,
+    Trials,
+    load_array,
+    read_manifest,
+    read_statistics,
+)
 from brainenc.data.transforms import Normaliser
+from brainenc.data.writer import FolderWriter
 
 MAX_FRAMES = 300
 CACHE = Path("meta") / "statistics" / "brainenc_viv1t"
@@ -42,19 +50,21 @@ class SensoriumMouse:
     def __init__(self, folder: Path):
         self.folder = folder
         tiers = np.load(folder / "meta" / "trials" / "tiers.npy").astype(str)
-        self.trials = np.array(
+        self.trial_ids = np.array(
             sorted(int(p.stem) for p in (folder / "data" / "videos").glob("*.npy"))
         )
-        if not np.array_equal(self.trials, np.arange(len(tiers))):
+        if not np.array_equal(self.trial_ids, np.arange(len(tiers))):
             raise DatasetIntegrityError(
                 f"{folder}: expected video files 0..{len(tiers) - 1}.npy, one per entry of "
-                f"meta/trials/tiers.npy, found {len(self.trials)} files; the download is "
+                f"meta/trials/tiers.npy, found {len(self.trial_ids)} files; the download is "
                 "incomplete. Extract the archive again."
             )
-        self.split = np.array([TIERS.get(t, "none") for t in tiers])
-        self.movie = np.full(len(tiers), "sensorium")
-        self.clip = self.trials
-        self.repeat = np.full(len(tiers), -1)
+        self.trials = Trials(
+            movie=np.full(len(tiers), "sensorium"),
+            clip=self.trial_ids,
+            repeat=np.full(len(tiers), -1),
+            split=np.array([TIERS.get(t, "none") for t in tiers]),
+        )
         coordinates = np.load(folder / "meta" / "neurons" / "cell_motor_coordinates.npy")
         self.coordinates = coordinates.astype(np.float32)
         # computed (first time) or loaded here, before DataLoader workers copy the object
@@ -62,7 +72,7 @@ class SensoriumMouse:
         self._normaliser = Normaliser.from_statistics(self._statistics, "viv1t")
 
     def __len__(self) -> int:
-        return len(self.trials)
+        return len(self.trial_ids)
 
     def statistics(self) -> dict[str, dict[str, np.ndarray]]:
         return self._statistics
@@ -72,7 +82,7 @@ class SensoriumMouse:
 
     def raw_arrays(self, index: int) -> dict[str, np.ndarray]:
         """Un-normalised trial `index` cut to its length: video (1, T, 36, 64), others (C, T)."""
-        trial = self.trials[index]
+        trial = self.trial_ids[index]
         data = self.folder / "data"
         video = np.load(data / "videos" / f"{trial}.npy", mmap_mode="r")
         nan = np.flatnonzero(np.isnan(video[0, 0, :MAX_FRAMES]))
@@ -88,7 +98,7 @@ class SensoriumMouse:
 
     def _cached_statistics(self) -> tuple[dict[str, dict[str, np.ndarray]], np.ndarray]:
         cache = self.folder / CACHE
-        if not (cache / "manifest.json").is_file():
+        if not (cache / MANIFEST).is_file():
             statistics, mean_responses = self._train_statistics()
             with FolderWriter(cache) as writer:
                 for name, stats in statistics.items():
@@ -97,12 +107,12 @@ class SensoriumMouse:
                 writer.save("mean_responses.npy", mean_responses)
                 writer.commit({"source": str(self.folder), "tier": "train"}, overwrite=True)
         read_manifest(cache)
-        return read_statistics(cache), np.load(cache / "mean_responses.npy")
+        return read_statistics(cache), load_array(cache / "mean_responses.npy")
 
     def _train_statistics(self) -> tuple[dict[str, dict[str, np.ndarray]], np.ndarray]:
         """NaN-aware per-frame statistics over train trials, and mean normalised responses."""
         accumulators: dict[str, _FrameAccumulator] = {}
-        train = np.flatnonzero(self.split == "train")
+        train = np.flatnonzero(self.trials.split == "train")
         if train.size == 0:
             raise DatasetIntegrityError(f"{self.folder}: no trial has tier 'train'.")
         for index in train:

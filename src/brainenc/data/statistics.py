@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from brainenc.data.errors import MissingDataError
-from brainenc.data.layout import STATISTICS
+from brainenc.data.mouse_folder import STATISTICS
 from brainenc.data.samples import SampleSet
 
 VARIABLES = ("video", "behavior", "pupil_center", "responses")

@@ -1,12 +1,13 @@
 """Metrics, the trial-average baseline and oracle, figures and run comparison reports.
 
-Modules: ``metrics`` (documented formulas, NumPy), ``streaming`` (torchmetrics versions for
-Lightning), ``scoring`` (one scoring path for model, baseline and oracle), ``baseline``
+Modules: ``metrics`` (documented formulas, NumPy), ``streaming`` (what Lightning scores with:
+the torchmetrics versions, per-mouse ``CorrelationMetrics`` and the ``BaselineTable``), ``scoring`` (one scoring path for model, baseline and oracle), ``baseline``
 (repeat-averaging predictors and the stimulus-blind control), ``ceiling`` (an in-silico mouse's
 noise-free signal scored like a model: noise ceiling, stimulus-locked truth), ``ridge`` (linear
 reference model), ``references`` (every reference of a mouse folder at once, as stored in
-``metrics.json``), ``mouse_folder`` (reads a built mouse folder), ``figures``,
-``predictions`` (``evaluate_predictions``), ``run_dirs`` and ``comparison`` (the report).
+``metrics.json``), ``figures``,
+``predictions`` (``evaluate_predictions``) and ``comparison`` (the report, reading run folders
+through :mod:`brainenc.runs`).
 Figures and reports import matplotlib; import them from their modules. The streaming metrics
 are imported on first use, so the report and baseline commands start without torch.
 """
@@ -47,7 +48,6 @@ from brainenc.evaluation.metrics import (
     pooled_correlations,
     scored_frames,
 )
-from brainenc.evaluation.mouse_folder import MouseFolder
 from brainenc.evaluation.references import (
     References,
     combine_references,
@@ -57,11 +57,15 @@ from brainenc.evaluation.references import (
 from brainenc.evaluation.ridge import RidgeResult, ridge_reference
 from brainenc.evaluation.scoring import Scores, score_predictions
 
+# Imported on first use (torch), from brainenc.evaluation.streaming.
+_STREAMING = ("BaselineTable", "CorrelationMetrics", "PerTrialCorrelation", "PooledCorrelation")
+
 __all__ = [
     "DEFAULT_SKIP",
     "DEFINITIONS",
     "PREDICTION_OFFSET",
-    "MouseFolder",
+    "BaselineTable",
+    "CorrelationMetrics",
     "NoNoiseFreeSignalError",
     "NoiseCeiling",
     "PerTrialCorrelation",
@@ -99,7 +103,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("PerTrialCorrelation", "PooledCorrelation"):
+    if name in _STREAMING:
         from brainenc.evaluation import streaming
 
         return getattr(streaming, name)

@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from brainenc.atomic_files import write_json_atomic
+from brainenc.data.mouse_folder import SPLITS, MouseFolder
 from brainenc.evaluation.baseline import jackknife_oracle, sample_baseline, trial_average_baseline
 from brainenc.evaluation.ceiling import NoNoiseFreeSignalError, noise_ceiling
 from brainenc.evaluation.metrics import DEFAULT_SKIP, scored_frames
-from brainenc.evaluation.mouse_folder import SPLITS, MouseFolder
 from brainenc.evaluation.references import (
     NO_SIGNAL_REASON,
     PREDICTORS,
@@ -68,7 +68,7 @@ def baseline_summary(mouse: MouseFolder, clip: int, split: str, skip: int) -> di
     on_split = jackknife_oracle(mouse, split=split, skip=skip)
     on_all = jackknife_oracle(mouse, split=None, skip=skip)
     return {
-        "mouse_folder": str(mouse.path),
+        "mouse_folder": str(mouse.folder),
         "split": split,
         "skip": skip,
         "scored_frames": [window.start, window.stop],
@@ -142,7 +142,7 @@ def ridge_summary(mouse: MouseFolder, split: str, skip: int) -> dict[str, Any]:
     """The ridge reference as JSON-ready numbers."""
     ridge = ridge_reference(mouse, split, skip)
     return {
-        "mouse_folder": str(mouse.path),
+        "mouse_folder": str(mouse.folder),
         "split": split,
         "skip": skip,
         "lambda": ridge.penalty,

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from brainenc.data.mouse_folder import MouseFolder, as_mouse_folder
 from brainenc.evaluation.metrics import DEFAULT_SKIP
-from brainenc.evaluation.mouse_folder import MouseFolder
 from brainenc.evaluation.scoring import Scores, score_predictions
 
 UNSEEN_REASON = "clips unseen in training"
@@ -88,10 +88,6 @@ class RepeatAverageResult:
         return None if self.scores is None else self.scores.corr
 
 
-def _as_folder(folder: MouseFolder | str | Path) -> MouseFolder:
-    return folder if isinstance(folder, MouseFolder) else MouseFolder(folder)
-
-
 def scored_result(
     mouse: MouseFolder, split: str | None, indices: np.ndarray, predictions: np.ndarray, skip: int
 ) -> RepeatAverageResult:
@@ -119,12 +115,12 @@ def clip_trial_average(
     split
         Repeats to average (the seed: the 7 training repeats).
     """
-    mouse = _as_folder(folder)
+    mouse = as_mouse_folder(folder)
     indices = mouse.select(split=split, movie=movie, clip=clip)
     if indices.size == 0:
         available = sorted(mouse.clip_keys(mouse.select(split=split)))
         raise ValueError(
-            f"{mouse.path}: {movie} clip {clip} has no {split!r} repeats; clips with {split!r} "
+            f"{mouse.folder}: {movie} clip {clip} has no {split!r} repeats; clips with {split!r} "
             f"repeats: {available}"
         )
     return trial_average(mouse.stack_responses(indices))
@@ -148,7 +144,7 @@ def trial_average_baseline(
         With ``scores`` None and ``reason`` "clips unseen in training" when any scored clip has
         no reference repeats (e.g. ``split=by_clip``): the baseline cannot predict unseen clips.
     """
-    mouse = _as_folder(folder)
+    mouse = as_mouse_folder(folder)
     indices = mouse.split_samples(split)
     clip_keys = mouse.clip_keys(indices)
     unseen = tuple(
@@ -211,7 +207,7 @@ def sample_baseline(
     (the seed's "clip 1") of natural_movie_one and natural_movie_three against test repeats 8
     and 9.
     """
-    mouse = _as_folder(folder)
+    mouse = as_mouse_folder(folder)
     results = []
     for movie in dict.fromkeys(mouse.trials.movie.tolist()):
         indices = mouse.select(split=split, movie=movie, clip=clip)
@@ -223,7 +219,7 @@ def sample_baseline(
         for index, corr in zip(indices.tolist(), scores.per_sample.tolist(), strict=True):
             results.append(SampleScore(movie, clip, int(mouse.trials.repeat[index]), corr))
     if not results:
-        raise ValueError(f"{mouse.path}: no {split!r} samples of clip {clip} in any movie")
+        raise ValueError(f"{mouse.folder}: no {split!r} samples of clip {clip} in any movie")
     return results
 
 
@@ -235,14 +231,14 @@ def jackknife_oracle(
     Repeats of all splits are used as predictors; ``split`` only selects the scored samples
     (None: every sample). This is the ceiling of what repeat averaging can reach.
     """
-    mouse = _as_folder(folder)
+    mouse = as_mouse_folder(folder)
     indices = mouse.split_samples(split)
     predictions = np.empty((indices.size, mouse.num_neurons, mouse.num_frames))
     for movie, clip in mouse.clip_keys(indices):
         repeats = mouse.select(movie=movie, clip=clip)
         if repeats.size < 2:
             raise ValueError(
-                f"{mouse.path}: {movie} clip {clip} has a single repeat; the jackknife oracle "
+                f"{mouse.folder}: {movie} clip {clip} has a single repeat; the jackknife oracle "
                 "needs at least 2 repeats of every scored clip"
             )
         others = leave_one_out_average(mouse.stack_responses(repeats))
@@ -273,7 +269,7 @@ def stimulus_blind_control(
     common to all clips (e.g. responses to the clip onset) and nothing about the clip shown;
     scored like the model on the same samples and frames as the baseline.
     """
-    mouse = _as_folder(folder)
+    mouse = as_mouse_folder(folder)
     indices = mouse.split_samples(split)
     references = mouse.split_samples(reference_split, " to average the profile over")
     profile = mean_profile(mouse, references)

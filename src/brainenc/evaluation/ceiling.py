@@ -28,7 +28,6 @@ do for the model; the truth itself has none.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,14 @@ import numpy as np
 
 from brainenc.data.alignment import clip_frames
 from brainenc.data.config import BuildConfig
-from brainenc.data.layout import load_array, read_manifest, read_statistics
+from brainenc.data.mouse_folder import (
+    NEURONS,
+    REBUILD_CLAUSE,
+    TRIALS,
+    MouseFolder,
+    as_mouse_folder,
+    sample_file,
+)
 from brainenc.evaluation.baseline import (
     RepeatAverageResult,
     average_by_clip,
@@ -46,7 +52,6 @@ from brainenc.evaluation.baseline import (
     scored_result,
 )
 from brainenc.evaluation.metrics import DEFAULT_SKIP
-from brainenc.evaluation.mouse_folder import REBUILD_HINT, MouseFolder
 
 # Relative and absolute tolerance between recomputed and stored normalised responses (float32).
 ALIGNMENT_TOLERANCE = 1e-4
@@ -90,14 +95,11 @@ def session_files(
     sessions
         Experiment id -> NWB path, overriding the manifest (e.g. for a cache that moved).
     """
-    path = mouse.path / "manifest.json"
-    try:
-        sources = json.loads(path.read_text()).get("sources") if path.is_file() else None
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); {REBUILD_HINT}") from None
+    sources = mouse.manifest_entry("sources")
     if not sources:
         raise NoNoiseFreeSignalError(
-            f"{path} lists no source sessions, so the noise-free signal of {mouse.path} cannot be "
+            f"{mouse.manifest_path} lists no source sessions, so the noise-free signal of "
+            f"{mouse.folder} cannot be "
             "found; a noise ceiling needs a folder built by `python -m brainenc.data.build` from "
             "simulated (brainenc.insilico) sessions"
         )
@@ -122,7 +124,7 @@ def truth_files(
     missing = [str(path) for path in found.values() if not path.is_file()]
     if missing:
         raise NoNoiseFreeSignalError(
-            f"{mouse.path}: a noise ceiling needs the noise-free signal of a simulated session "
+            f"{mouse.folder}: a noise ceiling needs the noise-free signal of a simulated session "
             "(`<session>.truth.npz` written by brainenc.insilico beside its NWB file); "
             f"looked for {', '.join(missing)} and found none. Real Allen recordings have no "
             "noise-free signal: use the jackknife oracle as their ceiling instead"
@@ -157,16 +159,9 @@ def _neuron_rows(file_ids: np.ndarray, wanted: np.ndarray, source: Path) -> np.n
     if absent:
         raise ValueError(
             f"{source} has no ROI with cell specimen ids {absent[:5]} of the mouse folder; the "
-            f"folder was built from other sessions; {REBUILD_HINT}"
+            f"folder was built from other sessions; {REBUILD_CLAUSE}"
         )
     return np.array([position[int(c)] for c in wanted], dtype=np.int64)
-
-
-def _meta(mouse: MouseFolder, name: str) -> np.ndarray:
-    path = mouse.path / "meta" / name
-    if not path.is_file():
-        raise FileNotFoundError(f"missing {path}: not a built mouse folder; {REBUILD_HINT}")
-    return load_array(path)
 
 
 def noise_free_clips(
@@ -191,24 +186,20 @@ def noise_free_clips(
         ``(S, N, T)`` float32 clips and the truth files read.
     """
     from brainenc.data.allen import read_recording  # allensdk
-    from brainenc.data.transforms import Normaliser  # torch
 
     truths = truth_files(mouse, sessions)
     nwb_files = session_files(mouse, sessions)
-    manifest = read_manifest(mouse.path)
-    config = BuildConfig.from_mapping(manifest["config"])
-    normaliser = Normaliser.from_statistics(
-        read_statistics(mouse.path / "meta" / "statistics"), manifest["normalisation"]
-    )
-    experiment_ids = _meta(mouse, "trials/experiment_id.npy")[indices]
-    session_repeats = _meta(mouse, "trials/session_repeat.npy")[indices]
-    neuron_ids = _meta(mouse, "neurons/cell_specimen_ids.npy")
+    config = BuildConfig.from_mapping(mouse.manifest["config"])
+    normaliser = mouse.normaliser()
+    experiment_ids = mouse.meta_vector(f"{TRIALS}/experiment_id.npy")[indices]
+    session_repeats = mouse.meta_vector(f"{TRIALS}/session_repeat.npy")[indices]
+    neuron_ids = mouse.meta_vector(f"{NEURONS}/cell_specimen_ids.npy")
     clips = np.empty((len(indices), mouse.num_neurons, mouse.num_frames), dtype=np.float32)
     for experiment_id in np.unique(experiment_ids).tolist():
         if experiment_id not in nwb_files:
             raise ValueError(
-                f"{mouse.path}: samples come from experiment {experiment_id}, which the manifest "
-                f"does not list among its sources {sorted(nwb_files)}; {REBUILD_HINT}"
+                f"{mouse.folder}: samples come from experiment {experiment_id}, which the "
+                f"manifest does not list among its sources {sorted(nwb_files)}; {REBUILD_CLAUSE}"
             )
         nwb = nwb_files[experiment_id]
         recording = read_recording(
@@ -247,9 +238,9 @@ def _check_alignment(mouse: MouseFolder, index: int, recomputed: np.ndarray) -> 
     )
     if not same:
         raise ValueError(
-            f"{mouse.path}/data/responses/{index}.npy differs from the session's responses at the "
-            f"builder's frames ({mouse.num_frames} frames of its clip and repeat); the folder "
-            f"was built from another version of its sessions; {REBUILD_HINT}"
+            f"{mouse.folder}/{sample_file('responses', index)} differs from the session's "
+            f"responses at the builder's frames ({mouse.num_frames} frames of its clip and "
+            f"repeat); the folder was built from another version of its sessions; {REBUILD_CLAUSE}"
         )
 
 
@@ -285,7 +276,7 @@ def noise_ceiling(
 def _split_samples(
     mouse: MouseFolder | str | Path, split: str | None
 ) -> tuple[MouseFolder, np.ndarray]:
-    mouse = mouse if isinstance(mouse, MouseFolder) else MouseFolder(mouse)
+    mouse = as_mouse_folder(mouse)
     return mouse, mouse.split_samples(split)
 
 

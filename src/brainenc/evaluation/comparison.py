@@ -34,13 +34,8 @@ from brainenc.evaluation.references import (
     fraction_of_ceiling,
     read_references,
 )
-from brainenc.evaluation.run_dirs import (
-    RunRecord,
-    config_value,
-    find_runs,
-    load_run,
-    read_metric_history,
-)
+from brainenc.runs.folder import METRICS, RunRecord, config_value, find_runs, read_run_record
+from brainenc.runs.history import read_metric_history
 
 MISSING = "–"
 TIE_TOLERANCE = 5e-4
@@ -150,12 +145,12 @@ def _partial(metrics: dict[str, Any], stage: str) -> str | None:
 
 def _failure(record: RunRecord) -> str | None:
     if not record.metrics:
-        return "no metrics.json: crashed or still running"
+        return f"no {METRICS}: crashed or still running"
     if (
         _number(record.metrics.get("val/corr")) is None
         and _number(record.metrics.get("test/corr")) is None
     ):
-        return "no score in metrics.json"
+        return f"no score in {METRICS}"
     return None
 
 
@@ -413,7 +408,7 @@ def write_report(paths: Sequence[str | Path], out_dir: str | Path) -> ReportFile
     0.001 cosine") into ``out_dir``.
     """
     runs = find_runs(paths)
-    records = [load_run(run) for run in runs]
+    records = [read_run_record(run) for run in runs]
     names = _run_names(runs)
     rows = comparison_rows(records, names)
     out_dir = Path(out_dir)

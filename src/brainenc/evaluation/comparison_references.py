@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from brainenc.evaluation.references import CEILING, PREDICTORS, Reference
+from brainenc.runs.folder import METRICS
 
 if TYPE_CHECKING:
     from brainenc.evaluation.comparison import ComparisonRow
 
-NOT_STORED = "not in metrics.json"
+NOT_STORED = f"not in {METRICS}"
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 
 PREDICTION_OFFSET = 24
-"""Frames ViV1T consumes before its first prediction (temporal patch 25 - 1): an output of
-length ``T - 24`` is aligned to the last ``T - 24`` frames of a T-frame clip."""
+"""Frames a model consumes before its first prediction, for scoring where no model is at hand:
+that of ViV1T with its default ``temporal_patch_size`` 25 (``brainenc.models.core.frame_offset``),
+whose output of length ``T - 24`` is aligned to the last ``T - 24`` frames of a T-frame clip. The
+training loop scores with its model's own offset."""
 
 DEFAULT_SKIP = 24
 EPS = 1e-8
@@ -66,7 +68,9 @@ DEFINITIONS = {
 """Plain-language definitions of every metric name, stored beside the values in metrics.json."""
 
 
-def scored_frames(num_frames: int, skip: int = DEFAULT_SKIP) -> slice:
+def scored_frames(
+    num_frames: int, skip: int = DEFAULT_SKIP, offset: int = PREDICTION_OFFSET
+) -> slice:
     """Response frames that are scored in clips of ``num_frames`` frames.
 
     Parameters
@@ -74,17 +78,19 @@ def scored_frames(num_frames: int, skip: int = DEFAULT_SKIP) -> slice:
     num_frames
         Clip length T in frames.
     skip
-        Frames to leave out at the clip start; at least :data:`PREDICTION_OFFSET` (24) are always
-        left out, since the model predicts only the last ``T - 24`` frames.
+        Frames to leave out at the clip start; at least ``offset`` are always left out, since the
+        model predicts only the last ``T - offset`` frames.
+    offset
+        The model's prediction offset in frames (:data:`PREDICTION_OFFSET`, 24, by default).
 
     Returns
     -------
     slice
-        ``slice(max(24, skip), T)`` in response-frame indices.
+        ``slice(max(offset, skip), T)`` in response-frame indices.
     """
     if isinstance(skip, bool) or not isinstance(skip, int | np.integer) or skip < 0:
         raise ValueError(f"skip must be a non-negative integer number of frames, got {skip!r}")
-    start = max(PREDICTION_OFFSET, int(skip))
+    start = max(int(offset), int(skip))
     if num_frames <= start + 1:
         raise ValueError(
             f"clips of {num_frames} frames leave {max(num_frames - start, 0)} scored frame(s) "
@@ -93,25 +99,27 @@ def scored_frames(num_frames: int, skip: int = DEFAULT_SKIP) -> slice:
     return slice(start, int(num_frames))
 
 
-def crop_to_scored(values: Any, num_frames: int, skip: int = DEFAULT_SKIP) -> Any:
+def crop_to_scored(
+    values: Any, num_frames: int, skip: int = DEFAULT_SKIP, offset: int = PREDICTION_OFFSET
+) -> Any:
     """Cut the scored frames out of an end-aligned array.
 
     Parameters
     ----------
     values
         NumPy array or torch tensor ``(..., L)`` whose last axis holds the last L frames of a
-        T-frame clip: responses (L = T) or model outputs (L = T - 24).
+        T-frame clip: responses (L = T) or model outputs (L = T - offset).
     num_frames
         Clip length T in frames.
-    skip
+    skip, offset
         See :func:`scored_frames`.
 
     Returns
     -------
     array or tensor
-        ``(..., T - max(24, skip))``, the same frames whatever L was.
+        ``(..., T - max(offset, skip))``, the same frames whatever L was.
     """
-    window = scored_frames(num_frames, skip)
+    window = scored_frames(num_frames, skip, offset)
     kept = window.stop - window.start
     length = values.shape[-1]
     if length > num_frames or length < kept:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from brainenc.atomic_files import write_json_atomic
+from brainenc.data.mouse_folder import MouseFolder
 from brainenc.evaluation.baseline import jackknife_oracle, trial_average_baseline
 from brainenc.evaluation.figures import (
     plot_correlation_histograms,
@@ -29,7 +30,6 @@ from brainenc.evaluation.metrics import (
     mean_over_neurons,
     normalized_correlation,
 )
-from brainenc.evaluation.mouse_folder import MouseFolder
 from brainenc.evaluation.scoring import Scores, score_predictions
 
 METRIC_PREFIX = {"train": "train", "validation": "val", "test": "test"}
@@ -120,7 +120,7 @@ def _evaluate_mouse(
         raise ValueError(
             f"predictions for mouse {mouse.mouse_id} have shape {predictions.shape}; expected "
             f"({expected[0]}, {expected[1]}, frames): one row per {split!r} sample of "
-            f"{mouse.path}, in ascending sample order"
+            f"{mouse.folder}, in ascending sample order"
         )
     targets = mouse.stack_responses(indices)
     model = score_predictions(predictions, targets, skip)
@@ -172,7 +172,7 @@ def _evaluate_mouse(
         "unseen_clips": [list(key) for key in baseline.unseen_clips],
         "repeated_clips": len(clips[0]),
         "data_manifest": {
-            "path": str(mouse.path / "manifest.json"),
+            "path": str(mouse.manifest_path),
             "sha256": mouse.manifest_sha256(),
         },
         "figures": {name: str(path) for name, path in figures.items()},

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from brainenc.data.mouse_folder import MouseFolder, as_mouse_folder
 from brainenc.evaluation.baseline import (
     RepeatAverageResult,
     stimulus_blind_control,
@@ -34,7 +35,6 @@ from brainenc.evaluation.baseline import (
 )
 from brainenc.evaluation.ceiling import NoNoiseFreeSignalError, noise_free_references
 from brainenc.evaluation.metrics import DEFAULT_SKIP, scored_frames
-from brainenc.evaluation.mouse_folder import MouseFolder
 from brainenc.evaluation.ridge import ridge_reference
 
 PREDICTORS = {
@@ -198,7 +198,7 @@ def reference_scores(
     ValueError, FileNotFoundError
         When the folder is not a readable built mouse folder or ``split`` has no samples.
     """
-    mouse = mouse if isinstance(mouse, MouseFolder) else MouseFolder(mouse)
+    mouse = as_mouse_folder(mouse)
     window = scored_frames(mouse.num_frames, skip)
     baseline = trial_average_baseline(mouse, split, skip)
     ceiling, truth = _noise_free(mouse, split, skip)
@@ -212,7 +212,7 @@ def reference_scores(
         "noise_ceiling": ceiling,
     }
     return References(
-        mouse_folder=mouse.path,
+        mouse_folder=mouse.folder,
         split=split,
         skip=skip,
         scored_frames=(window.start, window.stop),

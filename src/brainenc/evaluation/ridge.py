@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from brainenc.data.mouse_folder import REBUILD_CLAUSE, MouseFolder, as_mouse_folder
 from brainenc.evaluation.baseline import RepeatAverageResult, scored_result
 from brainenc.evaluation.metrics import DEFAULT_SKIP, scored_frames
-from brainenc.evaluation.mouse_folder import REBUILD_HINT, MouseFolder
 from brainenc.evaluation.scoring import score_predictions
 
 POOLED_SIZE = (9, 16)
@@ -132,13 +132,13 @@ def design_matrix(mouse: MouseFolder, indices: np.ndarray) -> np.ndarray:
         )
         if len(features) != mouse.num_frames:
             raise ValueError(
-                f"{mouse.path}: the inputs of sample {index} have {len(features)} frames, its "
-                f"responses {mouse.num_frames}; {REBUILD_HINT}"
+                f"{mouse.folder}: the inputs of sample {index} have {len(features)} frames, its "
+                f"responses {mouse.num_frames}; {REBUILD_CLAUSE}"
             )
         if not np.isfinite(features).all():
             raise ValueError(
-                f"{mouse.path}: the video, behavior or pupil_center of sample {index} hold "
-                f"non-finite values; {REBUILD_HINT}"
+                f"{mouse.folder}: the video, behavior or pupil_center of sample {index} hold "
+                f"non-finite values; {REBUILD_CLAUSE}"
             )
         blocks.append(lagged_features(features))
     return np.concatenate(blocks)
@@ -269,7 +269,7 @@ def ridge_reference(
     penalties
         Ridge penalties to choose from.
     """
-    mouse = mouse if isinstance(mouse, MouseFolder) else MouseFolder(mouse)
+    mouse = as_mouse_folder(mouse)
     scored_frames(mouse.num_frames, skip)  # checks skip; scored frames start at >= 24 > MAX_LAG
     if not penalties:
         raise ValueError("the ridge needs at least one penalty to choose from")

@@ -18,6 +18,13 @@ FRAME_SIGNAL_CHANNELS = 4
 EXECUTION_SETTINGS = ("tokenizer", "grad_checkpointing", "chunk_tokens")
 
 
+def prediction_offset(temporal_patch_size: int) -> int:
+    """Input frames before a core's first output, in frames: output j belongs to input frame
+    ``j + offset``, the last frame of its tubelet, so a T-frame clip gives ``T - offset`` outputs
+    aligned to its last frames."""
+    return int(temporal_patch_size) - 1
+
+
 class FactorizedTransformer(nn.Module):
     """Tokenizer, spatial transformer and temporal transformer (the authors' ``ViViT``).
 
@@ -193,8 +200,8 @@ class ViViTCore(nn.Module):
 
     @property
     def frame_offset(self) -> int:
-        """Output index j predicts input frame ``j + frame_offset`` (the last frame of its tubelet)."""
-        return self.temporal_patch_size - 1
+        """Output index j predicts input frame ``j + frame_offset`` (:func:`prediction_offset`)."""
+        return prediction_offset(self.temporal_patch_size)
 
     @property
     def grid_shape(self) -> tuple[int, int]:

@@ -6,16 +6,10 @@
 
 from omegaconf import OmegaConf
 
-from brainenc.training.artifacts import (
-    export_plain_state_dict,
-    load_adapter,
-    load_run,
-    save_adapter,
-)
+from brainenc.runs.naming import sweep_job_name
 from brainenc.training.module import EncodingModule
 from brainenc.training.parameters import ParameterCounts, count_parameters
 from brainenc.training.run import optimized_metric, train
-from brainenc.training.run_files import sweep_job_name
 from brainenc.training.strategies import (
     FineTuningStrategy,
     FromScratch,
@@ -24,8 +18,8 @@ from brainenc.training.strategies import (
     LoraStrategy,
 )
 
-# Names sweep job folders (conf/hydra/default.yaml). Registered on import, so that jobs started
-# by any launcher (local, submitit) resolve it too.
+# Names sweep job folders (brainenc/conf/hydra/default.yaml). Registered on import, so that jobs
+# started by any launcher (local, submitit) resolve it too.
 OmegaConf.register_new_resolver("sweep_job_name", sweep_job_name, replace=True)
 
 __all__ = [
@@ -37,10 +31,6 @@ __all__ = [
     "LoraStrategy",
     "ParameterCounts",
     "count_parameters",
-    "export_plain_state_dict",
-    "load_adapter",
-    "load_run",
     "optimized_metric",
-    "save_adapter",
     "train",
 ]

@@ -25,6 +25,7 @@ import torch
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from brainenc.runs.folder import INTERRUPTED_CHECKPOINT
 from brainenc.training.console import announce
 
 SIGTERM_EXIT_CODE = 143
@@ -73,7 +74,7 @@ class InterruptCheckpoint(pl.Callback):
         File name, ``interrupted.ckpt`` by default.
     """
 
-    def __init__(self, dirpath: str | Path, filename: str = "interrupted.ckpt") -> None:
+    def __init__(self, dirpath: str | Path, filename: str = INTERRUPTED_CHECKPOINT) -> None:
         self.path = Path(dirpath) / filename
         self.rng_to_restore: dict[str, Any] | None = None
 

@@ -16,9 +16,9 @@ from typing import Any
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig
 
-from brainenc.evaluation.metrics import PREDICTION_OFFSET
-from brainenc.training.losses import LOSS_NAMES
-from brainenc.training.optimization import INTERVALS, check_group_overrides
+from brainenc.models.core import prediction_offset
+from brainenc.runs.folder import EXPORTED_MODEL
+from brainenc.training.losses import check_loss_settings
 from brainenc.training.precision import resolve_precision
 from brainenc.training.strategies import FineTuningStrategy
 
@@ -55,36 +55,13 @@ def build_strategy(cfg: DictConfig) -> FineTuningStrategy:
         raise ConfigCheckError(f"peft ({node.get('name', node._target_)}): {cause}") from error
 
 
-def _check_optim(optim: DictConfig) -> None:
+def _check_optim(optim: DictConfig | None) -> None:
+    """Build the ``optim`` node: :class:`~brainenc.training.optimization.OptimRecipe` checks it."""
     _require(optim is not None and "optimizer" in optim, "optim: missing optim.optimizer.")
-    lr = optim.optimizer.get("lr")
-    _require(
-        isinstance(lr, int | float) and lr > 0,
-        f"optim.optimizer.lr must be a positive number, got {lr!r}.",
-    )
-    weight_decay = optim.optimizer.get("weight_decay", 0.0)
-    _require(
-        isinstance(weight_decay, int | float) and weight_decay >= 0,
-        f"optim.optimizer.weight_decay must be >= 0, got {weight_decay!r}.",
-    )
-    interval = optim.get("interval", "step")
-    _require(interval in INTERVALS, f"optim.interval={interval!r}; valid: {', '.join(INTERVALS)}.")
-    scheduler = optim.get("scheduler")
-    if scheduler is not None:
-        warmup = scheduler.get("warmup_steps", 0)
-        _require(
-            isinstance(warmup, int) and warmup >= 0,
-            f"optim.scheduler.warmup_steps must be an integer >= 0, got {warmup!r}.",
-        )
-        if interval == "epoch":
-            _require(
-                bool(optim.get("monitor")),
-                "optim.monitor must name a metric (e.g. val/corr) for an epoch-wise scheduler.",
-            )
     try:
-        check_group_overrides(optim.get("param_groups"))
-    except ValueError as error:
-        raise ConfigCheckError(str(error)) from error
+        instantiate(optim)
+    except Exception as error:  # hydra wraps the recipe's ValueError
+        raise ConfigCheckError(str(error.__cause__ or error)) from error
 
 
 def _check_trainer(trainer: DictConfig) -> None:
@@ -159,7 +136,7 @@ def _check_paths(cfg: DictConfig, strategy: FineTuningStrategy) -> None:
             f"pretrained.path={path}: no such file. Point it at a core checkpoint: the ViV1T "
             "authors' weights (huggingface bryanlimy/ViV1T, runs/viv1t_001/ckpt/model_state.pt; "
             "the seed_* experiments also read VIV1T_CHECKPOINT) or a brainenc run's "
-            "export/model.pt.",
+            f"{EXPORTED_MODEL}.",
         )
 
 
@@ -210,7 +187,8 @@ def _check_clip_geometry(cfg: DictConfig, data: Any) -> None:
     context = core.get("temporal_patch_size")
     max_frame = core.get("max_frame")
     if context is not None:
-        first = max(PREDICTION_OFFSET, int(context) - 1, cfg.evaluation.get("skip", 24))
+        offset = prediction_offset(context)
+        first = max(offset, cfg.evaluation.get("skip", 24))
         clip_frames = build.get("clip_frames")
         if clip_frames is not None:
             clip_frames = _positive_int(clip_frames, "data.build.clip_frames")
@@ -218,7 +196,7 @@ def _check_clip_geometry(cfg: DictConfig, data: Any) -> None:
                 clip_frames >= first + 2,
                 f"data.build.clip_frames={clip_frames}: the model needs at least {context} "
                 f"frames per clip (model.core.temporal_patch_size={context}: its first prediction "
-                f"is for frame {int(context) - 1}), and validation and test score frames {first}.. "
+                f"is for frame {offset}), and validation and test score frames {first}.. "
                 f"of each clip (evaluation.skip={cfg.evaluation.get('skip', 24)}), of which "
                 f"correlations need at least 2: use clip_frames >= {first + 2} (the seed: 140).",
             )
@@ -234,7 +212,7 @@ def _check_clip_geometry(cfg: DictConfig, data: Any) -> None:
                 int(context) + 1 <= crop and (max_frame is None or crop <= max_frame),
                 f"data.crop_frames={crop}: training windows need between "
                 f"model.core.temporal_patch_size + 1 = {int(context) + 1} frames (the model "
-                f"predicts from frame {int(context) - 1}; at least 2 predicted frames) and "
+                f"predicts from frame {offset}; at least 2 predicted frames) and "
                 f"model.core.max_frame={max_frame}; use null for whole clips.",
             )
     data_size, model_size = build.get("frame_size"), core.get("frame_size")
@@ -275,17 +253,11 @@ def check_config(cfg: DictConfig) -> FineTuningStrategy:
     _check_optim(cfg.get("optim"))
     _check_trainer(cfg.trainer)
     loss: Any = cfg.get("loss") or {}
-    _require(
-        loss.get("name") in LOSS_NAMES,
-        f"loss.name={loss.get('name')!r}; valid: {', '.join(LOSS_NAMES)}.",
-    )
     build = (cfg.get("data") or {}).get("build") or {}
-    _require(
-        not (loss.get("name") == "poisson_correlation" and build.get("normalisation") == "seed"),
-        "loss.name=poisson_correlation needs non-negative responses, but "
-        "data.build.normalisation=seed z-scores them; use data.build.normalisation=viv1t "
-        "(the authors' response scaling) or loss.name=mse.",
-    )
+    try:
+        check_loss_settings(loss.get("name"), build.get("normalisation"))
+    except ValueError as error:
+        raise ConfigCheckError(str(error)) from error
     retain = cfg.get("retain_freed_memory", True)
     _require(
         isinstance(retain, bool), f"retain_freed_memory must be true or false, got {retain!r}."

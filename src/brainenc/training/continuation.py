@@ -1,25 +1,25 @@
 """``+continue_from=RUN``: a new run takes the earlier run's data and model settings.
 
-The earlier run's ``config_resolved.yaml`` (read as data and checked against the stored-config
-allow-list) gives the ``data`` and ``model`` nodes. Settings given on this command line under
-``data.`` or ``model.`` (for example ``data.batch_size=8`` or ``model.core.p_dropout=0.2``) are
-applied on top; choosing another option of the group (``data=...``, ``model=...``, or an
-``experiment=...``) keeps this run's node instead. Either way, a model whose weights could not
-hold the earlier run's (:func:`architecture_differences`) is refused before anything is built.
+The earlier run's ``config_resolved.yaml`` (read as data by :mod:`brainenc.runs.folder` and
+checked against the allow-list of :mod:`brainenc.runs.stored_config`) gives the ``data`` and
+``model`` nodes. Settings given on this command line under ``data.`` or ``model.`` (for example
+``data.batch_size=8`` or ``model.core.p_dropout=0.2``) are applied on top; choosing another
+option of the group (``data=...``, ``model=...``, or an ``experiment=...``) keeps this run's node
+instead. Either way, a model whose weights could not hold the earlier run's
+(:func:`architecture_differences`) is refused before anything is built.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from brainenc.evaluation.run_dirs import RESOLVED_CONFIG, read_resolved_config
 from brainenc.models.core import EXECUTION_SETTINGS
+from brainenc.runs.folder import enclosing_run_dir, read_resolved_config
+from brainenc.runs.stored_config import check_stored
 from brainenc.training.config_checks import ConfigCheckError
 from brainenc.training.console import announce
-from brainenc.training.stored_config import check_stored
 
 ADOPTED = ("data", "model")
 # Model settings that change how the weights are used, not which weights exist.
@@ -31,15 +31,6 @@ WEIGHTLESS_SETTINGS = (
     "core.drop_path",
     "readout_dropout",
 )
-
-
-def earlier_run_dir(continue_from: str | Path) -> Path | None:
-    """The run folder of ``continue_from`` (a run folder, or a checkpoint inside one)."""
-    path = Path(continue_from)
-    for candidate in (path, path.parent.parent):
-        if (candidate / RESOLVED_CONFIG).is_file():
-            return candidate
-    return None
 
 
 def _command_line_keys() -> list[str]:
@@ -80,7 +71,7 @@ def continued_config(cfg: DictConfig) -> DictConfig:
     ConfigCheckError
         The model differs from the earlier run's in a setting that changes its weights.
     """
-    run_dir = earlier_run_dir(cfg.continue_from) if cfg.get("continue_from") else None
+    run_dir = enclosing_run_dir(cfg.continue_from) if cfg.get("continue_from") else None
     if run_dir is None:
         return cfg
     source, stored = read_resolved_config(run_dir)

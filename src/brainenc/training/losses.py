@@ -137,13 +137,26 @@ class PoissonCorrelationLoss(nn.Module):
         return loss
 
 
+def check_loss_settings(name: str, normalisation: str | None = None) -> None:
+    """Refuse an unknown ``loss.name``, or a Poisson loss on z-scored (signed) responses."""
+    if name not in LOSS_NAMES:
+        raise ValueError(f"loss.name={name!r}; valid: {', '.join(LOSS_NAMES)}.")
+    if name == "poisson_correlation" and normalisation == "seed":
+        raise ValueError(
+            "loss.name=poisson_correlation needs non-negative responses, but "
+            "data.build.normalisation=seed z-scores them; use data.build.normalisation=viv1t "
+            "(the authors' response scaling) or loss.name=mse."
+        )
+
+
 def build_loss(
     name: str,
     correlation_weight: float = 1000.0,
     dataset_scaling: bool = False,
     train_samples: dict[str, int] | None = None,
 ) -> nn.Module:
-    """Build a loss by name (``loss.name`` in the config).
+    """Build a loss by name: the ``loss`` config node, a ``_partial_`` of this function that the
+    run completes with ``train_samples``.
 
     Parameters
     ----------
@@ -154,19 +167,14 @@ def build_loss(
     train_samples
         Training samples per mouse (needed when ``dataset_scaling`` is on).
     """
+    check_loss_settings(name)
     if name == "mse":
         return MSELoss()
     if name == "correlation":
         return CorrelationLoss()
-    if name == "poisson_correlation":
-        if dataset_scaling and not train_samples:
-            raise ValueError(
-                "loss.dataset_scaling=true needs the number of training samples per mouse; "
-                "none were given."
-            )
-        return PoissonCorrelationLoss(
-            correlation_weight, train_samples if dataset_scaling else None
+    if dataset_scaling and not train_samples:
+        raise ValueError(
+            "loss.dataset_scaling=true needs the number of training samples per mouse; "
+            "none were given."
         )
-    raise ValueError(
-        f"loss.name={name!r} is not a known loss; valid choices: {', '.join(LOSS_NAMES)}."
-    )
+    return PoissonCorrelationLoss(correlation_weight, train_samples if dataset_scaling else None)

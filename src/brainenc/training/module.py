@@ -4,7 +4,7 @@ Batches are the dataset's dicts (``video (B,1,T,H,W)``, ``behavior (B,2,T)``,
 ``pupil_center (B,2,T)``, ``responses (B,N,T)``, ``mouse_id``), each from one mouse, or a mapping
 ``{mouse_id: batch}`` (several mice at once, whose losses are summed). The model returns
 ``(B, N, T')``, aligned to the last ``T'`` frames of the clip; the loss compares it with
-``responses[..., -T':]``. Validation and test score the last ``T - max(24, skip)`` frames with
+``responses[..., -T':]``. Validation and test score the last ``T - max(T - T', skip)`` frames with
 the streaming metrics of :mod:`brainenc.evaluation.streaming`: ``<stage>/corr`` (mean
 single-trial correlation) and ``<stage>/corr_pooled`` per mouse (``<stage>/corr/<mouse_id>``) and
 as the mean over mice. On the test split the trial-average baseline, when given, is scored through
@@ -30,8 +30,7 @@ from lightning.pytorch.strategies import DDPStrategy, Strategy
 from torch import Tensor, nn
 
 from brainenc.evaluation.metrics import crop_to_scored
-from brainenc.training.baseline import BaselineTable
-from brainenc.training.metric_set import CorrelationMetrics
+from brainenc.evaluation.streaming import BaselineTable, CorrelationMetrics
 from brainenc.training.optimization import configure_optimization
 
 
@@ -70,7 +69,8 @@ class EncodingModule(pl.LightningModule):
     param_groups
         Per-group ``lr`` / ``weight_decay`` for the ``lora``, ``head`` and ``core`` groups.
     skip
-        Frames left out at the start of each clip when scoring (at least 24 are).
+        Frames left out at the start of each clip when scoring (at least the model's prediction
+        offset ``T - T'``, 24 for ViV1T's default ``temporal_patch_size``, are).
     baseline
         Trial-average predictions scored on the test split beside the model, or None.
     initial_state
@@ -173,14 +173,16 @@ class EncodingModule(pl.LightningModule):
             targets = responses[..., -predictions.shape[-1] :]
             loss = self.loss(predictions, targets, mouse_id=mouse_id)
             self.log(f"{stage}/loss", loss, batch_size=predictions.shape[0], sync_dist=True)
-            scored_targets = crop_to_scored(responses, num_frames, self.skip)
+            # the model's prediction offset: its T' outputs are the clip's last T' frames
+            offset = num_frames - predictions.shape[-1]
+            scored_targets = crop_to_scored(responses, num_frames, self.skip, offset)
             metrics.update(
-                mouse_id, crop_to_scored(predictions, num_frames, self.skip), scored_targets
+                mouse_id, crop_to_scored(predictions, num_frames, self.skip, offset), scored_targets
             )
             if stage == "test" and self.baseline is not None:
                 guess = self.baseline.predict(mouse_id, mouse_batch).to(responses)
                 self.baseline_metrics.update(
-                    mouse_id, crop_to_scored(guess, num_frames, self.skip), scored_targets
+                    mouse_id, crop_to_scored(guess, num_frames, self.skip, offset), scored_targets
                 )
 
     def validation_step(self, batch: Mapping[str, Any], batch_idx: int, dataloader_idx: int = 0):

@@ -1,22 +1,23 @@
 """Optimizer over the trainable parameters only, in named groups, and its learning-rate schedule.
 
-The ``optim`` config group gives a ``_partial_`` optimizer (``optim.optimizer``), a ``_partial_``
-scheduler (``optim.scheduler``, or null), the scheduler ``interval`` (``step`` schedules receive
-``total_steps=trainer.estimated_stepping_batches``; ``epoch`` schedules such as reduce-on-plateau
-are stepped after validation on ``monitor``) and optional per-group settings
-``optim.param_groups.{lora,head,core}.{lr,weight_decay}`` (e.g. the authors' separate core and
-head learning rates).
+The ``optim`` config group builds an :class:`OptimRecipe` (``_target_``): a ``_partial_``
+optimizer (``optim.optimizer``), a ``_partial_`` scheduler (``optim.scheduler``, or null), the
+scheduler ``interval`` (``step`` schedules receive ``total_steps=trainer.estimated_stepping_batches``;
+``epoch`` schedules such as reduce-on-plateau are stepped after validation on ``monitor``) and
+optional per-group settings ``optim.param_groups.{lora,head,core}.{lr,weight_decay}`` (e.g. the
+authors' separate core and head learning rates). The recipe checks its settings when built.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 from torch.optim import Optimizer
 
-from brainenc.training.parameters import KINDS, parameter_kind
+from brainenc.models.parameter_kinds import KINDS, parameter_kind
 
 GROUP_SETTINGS = ("lr", "weight_decay")
 INTERVALS = ("step", "epoch")
@@ -45,6 +46,46 @@ def check_group_overrides(overrides: Mapping[str, Mapping[str, Any]] | None) -> 
                 )
         checked[kind] = {k: float(v) for k, v in (settings or {}).items() if v is not None}
     return checked
+
+
+@dataclass(frozen=True)
+class OptimRecipe:
+    """How the trainable parameters are optimised: the ``optim`` config group, checked when built.
+
+    ``optimizer`` and ``scheduler`` are partials (``scheduler`` may be None); ``interval`` is
+    ``step`` or ``epoch``; ``monitor`` names the metric an epoch-wise scheduler reads;
+    ``param_groups`` overrides ``lr`` / ``weight_decay`` per parameter kind; ``name`` is the
+    group option's name (reports and sweep labels).
+    """
+
+    optimizer: Callable[..., Optimizer]
+    scheduler: Callable[..., Any] | None = None
+    interval: str = "step"
+    monitor: str | None = None
+    param_groups: Mapping[str, Mapping[str, Any]] | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        settings = getattr(self.optimizer, "keywords", {})
+        lr = settings.get("lr")
+        if not (isinstance(lr, int | float) and lr > 0):
+            raise ValueError(f"optim.optimizer.lr must be a positive number, got {lr!r}.")
+        weight_decay = settings.get("weight_decay", 0.0)
+        if not (isinstance(weight_decay, int | float) and weight_decay >= 0):
+            raise ValueError(f"optim.optimizer.weight_decay must be >= 0, got {weight_decay!r}.")
+        if self.interval not in INTERVALS:
+            raise ValueError(f"optim.interval={self.interval!r}; valid: {', '.join(INTERVALS)}.")
+        if self.scheduler is not None:
+            warmup = getattr(self.scheduler, "keywords", {}).get("warmup_steps", 0)
+            if not (isinstance(warmup, int) and warmup >= 0):
+                raise ValueError(
+                    f"optim.scheduler.warmup_steps must be an integer >= 0, got {warmup!r}."
+                )
+            if self.interval == "epoch" and not self.monitor:
+                raise ValueError(
+                    "optim.monitor must name a metric (e.g. val/corr) for an epoch-wise scheduler."
+                )
+        check_group_overrides(self.param_groups)
 
 
 def parameter_groups(

@@ -1,9 +1,5 @@
-"""Which parameters are LoRA adapters, per-mouse heads or the shared core, and how many train.
-
-A parameter name is classified after removing peft's ``base_model.model.`` prefix:
-``lora_`` anywhere in the name → ``"lora"``; a name starting with ``core.`` → ``"core"``;
-anything else (``shifters.<mouse_id>.…``, ``readouts.<mouse_id>.…``) → ``"head"``.
-"""
+"""How many parameters of a model are LoRA adapters, per-mouse heads or the shared core, and
+how many train (kinds: :mod:`brainenc.models.parameter_kinds`)."""
 
 from __future__ import annotations
 
@@ -11,19 +7,7 @@ from dataclasses import asdict, dataclass
 
 from torch import nn
 
-KINDS = ("lora", "head", "core")
-_PEFT_PREFIX = "base_model.model."
-
-
-def parameter_kind(name: str) -> str:
-    """Return ``"lora"``, ``"core"`` or ``"head"`` for a parameter name (see module docstring)."""
-    if name.startswith(_PEFT_PREFIX):
-        name = name[len(_PEFT_PREFIX) :]
-    if "lora_" in name:
-        return "lora"
-    if name.startswith("core."):
-        return "core"
-    return "head"
+from brainenc.models.parameter_kinds import KINDS, parameter_kind
 
 
 @dataclass(frozen=True)

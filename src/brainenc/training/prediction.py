@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from brainenc.training.artifacts import load_run
+from brainenc.runs.artifacts import load_trained_model
 
 
 @torch.no_grad()
@@ -23,7 +23,7 @@ def predict_split(
         One ``(S, N, T - 24)`` float32 array per mouse id, samples in ascending sample index
         (the order :func:`brainenc.evaluation.predictions.evaluate_predictions` expects).
     """
-    model, datamodule = load_run(run_dir)
+    model, datamodule = load_trained_model(run_dir)
     if split not in datamodule.datasets:
         raise ValueError(f"split {split!r} is not served; valid: {', '.join(datamodule.datasets)}")
     predictions = {}

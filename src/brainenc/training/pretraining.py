@@ -29,7 +29,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from brainenc.atomic_files import write_json_atomic
 from brainenc.models import save_checkpoint
 from brainenc.models.core import EXECUTION_SETTINGS
-from brainenc.training.artifacts import plain_model
+from brainenc.runs.artifacts import plain_model
+from brainenc.runs.folder import PRETRAIN_FOLDER
 from brainenc.training.console import announce
 
 FINGERPRINT_NODES = ("data", "model", "peft", "optim", "trainer", "loss", "seed")
@@ -71,7 +72,7 @@ def stage_config(cfg: DictConfig) -> DictConfig:
         derived.ckpt_path = None
         derived.pop("continue_from", None)
         derived.task_name = f"{cfg.task_name}_pretrain"
-        derived.paths.output_dir = str(Path(cfg.paths.output_dir) / "pretrain")
+        derived.paths.output_dir = str(Path(cfg.paths.output_dir) / PRETRAIN_FOLDER)
         derived.export = {"adapter": False, "merged": False}
     return derived
 

@@ -193,10 +193,13 @@ class PopulationPeak:
         responses = stacked["responses"]
         frames = responses.shape[-1]
         t = features.shape[2]
-        cropped = crop_to_scored(features.permute(0, 1, 3, 4, 2), frames, skip).permute(
+        offset = frames - t  # the core's prediction offset
+        cropped = crop_to_scored(features.permute(0, 1, 3, 4, 2), frames, skip, offset).permute(
             0, 1, 4, 2, 3
         )
-        moments.update(cropped.float().cpu(), crop_to_scored(responses[..., -t:], frames, skip))
+        moments.update(
+            cropped.float().cpu(), crop_to_scored(responses[..., -t:], frames, skip, offset)
+        )
 
     def apply(
         self, model: nn.Module, datasets: Mapping[str, Any], mouse_ids: Iterable[str], skip: int

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LambdaCallback, ModelSummary
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from brainenc.data.mouse_folder import MANIFEST
 from brainenc.evaluation.figures import plot_training_curves
 from brainenc.evaluation.metrics import DEFINITIONS
 from brainenc.evaluation.references import (
@@ -33,24 +33,32 @@ from brainenc.evaluation.references import (
     reference_scores,
     score_table,
 )
-from brainenc.evaluation.run_dirs import read_metric_history
+from brainenc.evaluation.streaming import BaselineTable
 from brainenc.host_memory import retain_freed_memory
-from brainenc.training.artifacts import export_plain_state_dict, is_peft_model, save_adapter
-from brainenc.training.baseline import BaselineTable
+from brainenc.runs.artifacts import export_plain_state_dict, is_peft_model, save_adapter
+from brainenc.runs.checkpoints import AtomicCheckpointIO, ResumeCheck, checkpoint_epoch
+from brainenc.runs.folder import (
+    ADAPTER_FOLDER,
+    CURVES_FIGURE,
+    EXPORTED_MODEL,
+    run_figures,
+    write_metrics,
+    write_resolved_config,
+    write_trainable,
+)
+from brainenc.runs.history import read_metric_history
+from brainenc.runs.lock import claim_run_folder
+from brainenc.runs.provenance import write_provenance
 from brainenc.training.callbacks import SIGTERM_EXIT_CODE
-from brainenc.training.checkpoint_io import AtomicCheckpointIO
 from brainenc.training.config_checks import check_config, heads_are_fresh
 from brainenc.training.console import announce, quiet_third_party
 from brainenc.training.continuation import continued_config
 from brainenc.training.coverage import ScoredSamples
-from brainenc.training.initial_weights import ResumeCheck, load_continuation, load_pretrained
+from brainenc.training.initial_weights import load_continuation, load_pretrained
 from brainenc.training.loggers import close_wandb, instantiate_named, log_run_outputs
-from brainenc.training.losses import build_loss
 from brainenc.training.module import EncodingModule, data_parallel_strategy
 from brainenc.training.precision import resolve_precision
 from brainenc.training.pretraining import ensure_pretrained_core, needs_stage
-from brainenc.training.run_files import write_json, write_provenance, write_resolved_config
-from brainenc.training.run_lock import claim_run_folder
 
 
 def _mouse_folders(datamodule: Any) -> dict[str, Path]:
@@ -71,24 +79,17 @@ def _build_module(cfg: DictConfig, datamodule: Any) -> EncodingModule:
             model, datamodule.datasets["train"], list(mice), cfg.evaluation.skip
         )
     train_samples = {m: len(d) for m, d in datamodule.datasets["train"].items()}
-    loss = build_loss(
-        cfg.loss.name,
-        cfg.loss.correlation_weight,
-        cfg.loss.dataset_scaling,
-        train_samples=train_samples,
-    )
-    optim = cfg.optim
+    loss = instantiate(cfg.loss)(train_samples=train_samples)
+    optim = instantiate(cfg.optim)
     return EncodingModule(
         model=model,
         loss=loss,
         neurons={m: spec.num_neurons for m, spec in mice.items()},
-        optimizer=instantiate(optim.optimizer),
-        scheduler=instantiate(optim.scheduler) if optim.get("scheduler") else None,
-        scheduler_interval=optim.get("interval", "step"),
-        scheduler_monitor=optim.get("monitor"),
-        param_groups=OmegaConf.to_container(optim.param_groups, resolve=True)
-        if optim.get("param_groups")
-        else None,
+        optimizer=optim.optimizer,
+        scheduler=optim.scheduler,
+        scheduler_interval=optim.interval,
+        scheduler_monitor=optim.monitor,
+        param_groups=optim.param_groups or None,
         skip=cfg.evaluation.skip,
         initial_state=initial_state,
     )
@@ -113,13 +114,6 @@ def _build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], num_mice: int)
         strategy=strategy,
         plugins=[AtomicCheckpointIO()],
     )
-
-
-def _best_epoch(checkpoint: str) -> int | None:
-    if not checkpoint:
-        return None
-    payload = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
-    return int(payload["epoch"])
 
 
 def _initial_validation(
@@ -169,7 +163,7 @@ def _fit_metrics(trainer: pl.Trainer, run_dir: Path) -> dict[str, Any]:
         best_score = trainer.callback_metrics.get("val/corr")
     return {
         "val/corr": None if best_score is None else float(best_score),
-        "best_epoch": _best_epoch(best_path),
+        "best_epoch": checkpoint_epoch(best_path) if best_path else None,
         "epochs": int(trainer.current_epoch),
         "checkpoint": _relative(best_path, run_dir) if best_path else None,
     }
@@ -231,14 +225,13 @@ def _write_outputs(
     metrics: dict[str, Any],
 ) -> None:
     if cfg.export.adapter and is_peft_model(module.model):
-        save_adapter(module.model, run_dir / "adapter", cfg.pretrained.path)
+        save_adapter(module.model, run_dir / ADAPTER_FOLDER, cfg.pretrained.path)
     if cfg.export.merged:
-        export_plain_state_dict(module.model, run_dir / "export" / "model.pt")
+        export_plain_state_dict(module.model, run_dir / EXPORTED_MODEL)
     history = read_metric_history(run_dir)
     if history:
-        plot_training_curves({cfg.task_name: history}, run_dir / "figures" / "curves.png")
-    figures = sorted((run_dir / "figures").glob("*.png"))
-    log_run_outputs(trainer.loggers, metrics, figures)
+        plot_training_curves({cfg.task_name: history}, run_dir / CURVES_FIGURE)
+    log_run_outputs(trainer.loggers, metrics, run_figures(run_dir))
 
 
 def _summary(metrics: dict[str, Any]) -> str:
@@ -285,24 +278,22 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         datamodule.setup("fit")
         module = _build_module(cfg, datamodule)
 
-        def write_trainable(trainer: pl.Trainer, pl_module: EncodingModule) -> None:
+        def record_trainable(trainer: pl.Trainer, pl_module: EncodingModule) -> None:
             if trainer.is_global_zero:
-                write_json(run_dir, "trainable.json", pl_module.parameter_counts.as_dict())
+                write_trainable(run_dir, pl_module.parameter_counts.as_dict())
 
         scored = ScoredSamples.of(datamodule)
         callbacks = [
             strategy,
             *([ResumeCheck(cfg.ckpt_path)] if cfg.get("ckpt_path") else []),
             *instantiate_named(cfg.get("callbacks"), "callbacks"),
-            LambdaCallback(on_fit_start=write_trainable),
+            LambdaCallback(on_fit_start=record_trainable),
             scored,
         ]
         trainer = _build_trainer(cfg, callbacks, len(datamodule.mice))
         if trainer.is_global_zero:
             write_resolved_config(run_dir, cfg)
-            manifests = {
-                m: folder / "manifest.json" for m, folder in _mouse_folders(datamodule).items()
-            }
+            manifests = {m: folder / MANIFEST for m, folder in _mouse_folders(datamodule).items()}
             write_provenance(run_dir, cfg.seed, manifests)
         initial = _initial_validation(cfg, module, datamodule, strategy)
         try:
@@ -323,7 +314,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
                 )
                 announce(f"test scores, {_score_space(cfg)}{scope}:\n{table}")
         if trainer.is_global_zero:
-            write_json(run_dir, "metrics.json", metrics)
+            write_metrics(run_dir, metrics)
             _write_outputs(cfg, run_dir, module, trainer, metrics)
         announce(f"{_summary(metrics)} | run: {run_dir}")
         objects = {

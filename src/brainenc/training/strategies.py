@@ -15,7 +15,7 @@ composes with any model configuration.
 LoRA is applied with peft's ``get_peft_model`` on a ``LoraConfig`` built here from plain values
 (no ``task_type``: the model's forward signature is its own). peft's ``modules_to_save`` cannot
 name ViV1T's per-mouse ``ModuleDict`` heads, so ``train_head`` unfreezes them directly and
-:mod:`brainenc.training.artifacts` saves them beside the adapter.
+:mod:`brainenc.runs.artifacts` saves them beside the adapter.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from collections.abc import Sequence
 import lightning.pytorch as pl
 from torch import nn
 
+from brainenc.models.parameter_kinds import parameter_kind
 from brainenc.training.console import announce
-from brainenc.training.parameters import ParameterCounts, count_parameters, parameter_kind
+from brainenc.training.parameters import ParameterCounts, count_parameters
 
 LORA_TARGETS = ("fused_linear", "attn_out", "ff_out.2")
 LORA_TARGET_ALIASES = {"fused": ("fused_linear",), "all": LORA_TARGETS}

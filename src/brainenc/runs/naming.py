@@ -1,16 +1,13 @@
-"""Files every run directory keeps (docs/design.md, "run directories"), written atomically.
+"""Names of sweep job folders: ``<job number>_<swept overrides>``.
 
-``config_resolved.yaml`` (the run's config with every interpolation resolved),
-``provenance.json`` (git commit and dirty flag, package versions, sha256 of each mouse's dataset
-manifest, seed, command line), ``trainable.json`` (parameter counts) and ``metrics.json``.
+:func:`sweep_job_name` is the ``sweep_job_name`` resolver of ``hydra.sweep.subdir``
+(brainenc/conf/hydra/default.yaml; registered by :mod:`brainenc.training` on import, so jobs of
+any launcher resolve it); :class:`NameJobsBySweptKeys` tells it which overrides every job shares.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shlex
-import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,85 +15,6 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, read_write
-
-from brainenc.atomic_files import write_json_atomic, write_text_atomic
-from brainenc.evaluation.run_dirs import RESOLVED_CONFIG
-from brainenc.versions import package_versions
-
-PACKAGES = (
-    "brainenc",
-    "torch",
-    "lightning",
-    "torchmetrics",
-    "peft",
-    "hydra-core",
-    "omegaconf",
-    "numpy",
-    "allensdk",
-    "wandb",
-    "hydra-optuna-sweeper",
-    "hydra-submitit-launcher",
-)
-
-
-def git_state(directory: Path | None = None) -> tuple[str | None, bool | None]:
-    """``(commit, dirty)`` of the git checkout holding ``directory`` (this package by default).
-
-    Both are None when the code does not run from a git checkout or git is missing.
-    """
-    directory = directory or Path(__file__).resolve().parent
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=20
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    if commit is None:
-        return None, None
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return commit, None if status is None else bool(status)
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def write_resolved_config(run_dir: Path, cfg: DictConfig) -> Path:
-    """Write ``config_resolved.yaml``."""
-    return write_text_atomic(Path(run_dir) / RESOLVED_CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
-
-
-def write_provenance(
-    run_dir: Path,
-    seed: int,
-    data_manifests: Mapping[str, Path | None],
-    extra: Mapping[str, Any] | None = None,
-) -> Path:
-    """Write ``provenance.json``; ``data_manifests`` maps mouse id → its ``manifest.json``."""
-    commit, dirty = git_state()
-    payload = {
-        "git_commit": commit,
-        "git_dirty": dirty,
-        "package_versions": package_versions(PACKAGES),
-        "data_manifests": {
-            m: (file_sha256(path) if path is not None and Path(path).is_file() else None)
-            for m, path in data_manifests.items()
-        },
-        "seed": int(seed),
-        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        **dict(extra or {}),
-    }
-    return write_json_atomic(Path(run_dir) / "provenance.json", payload)
-
-
-def write_json(run_dir: Path, name: str, payload: Mapping[str, Any]) -> Path:
-    """Write ``<run_dir>/<name>`` as strict JSON (NaN → null), atomically."""
-    return write_json_atomic(Path(run_dir) / name, dict(payload))
 
 
 def _short_value(value: str) -> str:
@@ -148,8 +66,8 @@ def swept_keys(task_overrides: list[str], sweeper_params: Mapping[str, Any] | No
 
 
 class NameJobsBySweptKeys(Callback):
-    """Hydra callback (``hydra.callbacks`` in conf/hydra/default.yaml) naming sweep job folders
-    by the swept keys only.
+    """Hydra callback (``hydra.callbacks`` in brainenc/conf/hydra/default.yaml) naming sweep job
+    folders by the swept keys only.
 
     At the start of a multirun it adds every non-swept command-line key to
     ``hydra.job.config.override_dirname.exclude_keys`` of the jobs (through the Hydra overrides

@@ -49,7 +49,7 @@ def _refuse(source: Path, key: str, found: str) -> StoredConfigError:
     )
     return StoredConfigError(
         f"{source}: {key} {found}. A run folder is data, so brainenc builds from it only {allowed}"
-        " (brainenc.training.stored_config.BUILDABLE). Restore the file as training wrote it, "
+        " (brainenc.runs.stored_config.BUILDABLE). Restore the file as training wrote it, "
         "or rerun the training."
     )
 

@@ -1,14 +1,14 @@
 """Portable artifacts of a trained run, and loading them back.
 
-* ``adapter/`` (LoRA runs): peft's ``save_pretrained`` output (``adapter_config.json``,
-  ``adapter_model.safetensors``), ``heads.pt`` (state dict of every mouse's shifter and readout,
-  keys ``shifters.<m>.*`` / ``readouts.<m>.*``) and ``brainenc_adapter.json`` (the core it
-  adapts: path and sha256 of the pretrained checkpoint). Rebuild the bare model, load that core,
-  then :func:`load_adapter`.
+* ``adapter/`` (LoRA runs): peft's ``save_pretrained`` output (:data:`ADAPTER_CONFIG`,
+  ``adapter_model.safetensors``), :data:`HEADS` (state dict of every mouse's shifter and readout,
+  keys ``shifters.<m>.*`` / ``readouts.<m>.*``) and :data:`BASE_CORE` (the core it adapts: path
+  and sha256 of the pretrained checkpoint). Rebuild the bare model, load that core, then
+  :func:`load_adapter`.
 * ``export/model.pt``: a bare state dict of the plain model (LoRA merged into the core weights
   with ``merge_and_unload``), loadable with ``model.load_state_dict`` or
-  :func:`brainenc.models.load_checkpoint` into a freshly built model; :func:`load_run` rebuilds
-  model and data of a run from its directory.
+  :func:`brainenc.models.load_checkpoint` into a freshly built model; :func:`load_trained_model`
+  rebuilds model and data of a run from its directory.
 
 Directories are written to a temporary sibling and renamed into place.
 """
@@ -28,8 +28,15 @@ import torch
 from torch import nn
 
 from brainenc.atomic_files import write_bytes_atomic, write_json_atomic
-from brainenc.training.parameters import parameter_kind
-from brainenc.training.run_files import file_sha256
+from brainenc.models import load_checkpoint
+from brainenc.models.parameter_kinds import parameter_kind
+from brainenc.runs.folder import EXPORTED_MODEL, read_resolved_config
+from brainenc.runs.provenance import file_sha256
+from brainenc.runs.stored_config import build_stored
+
+ADAPTER_CONFIG = "adapter_config.json"  # written by peft's save_pretrained
+HEADS = "heads.pt"
+BASE_CORE = "brainenc_adapter.json"
 
 
 def is_peft_model(model: nn.Module) -> bool:
@@ -79,14 +86,14 @@ def save_adapter(
     os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; the artifact is to be shared
     try:
         model.save_pretrained(str(staging))
-        torch.save(head_state_dict(model), staging / "heads.pt")
+        torch.save(head_state_dict(model), staging / HEADS)
         reference: dict[str, Any] = {"pretrained": None, "pretrained_sha256": None}
         if pretrained is not None and Path(pretrained).is_file():
             reference = {
                 "pretrained": str(Path(pretrained).resolve()),
                 "pretrained_sha256": file_sha256(Path(pretrained)),
             }
-        write_json_atomic(staging / "brainenc_adapter.json", reference)
+        write_json_atomic(staging / BASE_CORE, reference)
         _replace_directory(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -109,11 +116,11 @@ def load_adapter(model: nn.Module, directory: str | Path, is_trainable: bool = F
     from peft import PeftModel
 
     directory = Path(directory)
-    heads_path = directory / "heads.pt"
-    if not (directory / "adapter_config.json").is_file() or not heads_path.is_file():
+    heads_path = directory / HEADS
+    if not (directory / ADAPTER_CONFIG).is_file() or not heads_path.is_file():
         raise FileNotFoundError(
-            f"{directory} is not an adapter folder (expected adapter_config.json, "
-            "adapter_model.safetensors and heads.pt written by a LoRA run)."
+            f"{directory} is not an adapter folder (expected {ADAPTER_CONFIG}, "
+            f"adapter_model.safetensors and {HEADS} written by a LoRA run)."
         )
     heads = torch.load(heads_path, map_location="cpu", weights_only=True)
     missing = set(head_state_dict(model)) ^ set(heads)
@@ -134,24 +141,20 @@ def export_plain_state_dict(model: nn.Module, path: str | Path) -> Path:
     return write_bytes_atomic(path, buffer.getvalue())
 
 
-def load_run(run_dir: str | Path) -> tuple[nn.Module, Any]:
+def load_trained_model(run_dir: str | Path) -> tuple[nn.Module, Any]:
     """The selected model of a finished run and its data, rebuilt from the run directory.
 
     Reads ``config_resolved.yaml`` as data and builds its model and data nodes only through the
-    allow-list of :mod:`brainenc.training.stored_config`; sets up the data module (no build)
-    and loads ``export/model.pt`` into a plain model built for the data's mice.
+    allow-list of :mod:`brainenc.runs.stored_config`; sets up the data module (no build) and
+    loads ``export/model.pt`` into a plain model built for the data's mice.
 
     Returns
     -------
     model, datamodule
         The plain (LoRA-merged) model in eval mode, and the data module after ``setup``.
     """
-    from brainenc.evaluation.run_dirs import read_resolved_config
-    from brainenc.models import load_checkpoint
-    from brainenc.training.stored_config import build_stored
-
     run_dir = Path(run_dir)
-    weights = run_dir / "export" / "model.pt"
+    weights = run_dir / EXPORTED_MODEL
     if not weights.is_file():
         raise FileNotFoundError(
             f"{weights} is missing: the run did not finish, or ran with export.merged=false."

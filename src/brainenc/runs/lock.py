@@ -17,12 +17,21 @@ import os
 from pathlib import Path
 
 from brainenc.atomic_files import check_writable
+from brainenc.runs.folder import (
+    CHECKPOINT_FOLDER,
+    CSV_LOG,
+    CSV_LOG_FOLDER,
+    INTERRUPTED_CHECKPOINT,
+    LAST_CHECKPOINT,
+    LOCK_FILE,
+    METRICS,
+    checkpoint_file,
+)
 
-LOCK_FILE = ".brainenc.lock"
-FINISHED_MARKER = "metrics.json"
+FINISHED_MARKER = METRICS
 # Files whose presence marks a run that trained (a checkpoint or logged metrics).
-RUN_FILE_PATTERNS = ("checkpoints/*.ckpt", "csv/**/metrics.csv")
-RESUMABLE = ("interrupted.ckpt", "last.ckpt")
+RUN_FILE_PATTERNS = (f"{CHECKPOINT_FOLDER}/*.ckpt", f"{CSV_LOG_FOLDER}/**/{CSV_LOG}")
+RESUMABLE = (INTERRUPTED_CHECKPOINT, LAST_CHECKPOINT)
 
 
 class RunFolderBusyError(RuntimeError):
@@ -111,7 +120,7 @@ def run_files(run_dir: Path) -> list[Path]:
 
 
 def _resume_hint(run_dir: Path) -> str:
-    candidates = [run_dir / "checkpoints" / name for name in RESUMABLE]
+    candidates = [checkpoint_file(run_dir, name) for name in RESUMABLE]
     existing = [p for p in candidates if p.is_file()]
     if not existing:
         return "Choose another hydra.run.dir (paths.output_dir)"

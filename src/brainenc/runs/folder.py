@@ -1,21 +1,45 @@
-"""Reading training run directories (the run-directory contract of docs/design.md)."""
+"""The layout of a run folder, and its records: resolved config, metrics and parameter counts.
+
+Every path inside a run folder is named here once; other modules join these names to the folder
+rather than spelling them. :func:`read_run_record` reads what a finished (or crashed) run left
+behind, :func:`find_runs` finds run folders below multirun folders. Records are written
+atomically (:mod:`brainenc.atomic_files`).
+"""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from brainenc.atomic_files import write_json_atomic, write_text_atomic
 
 RESOLVED_CONFIG = "config_resolved.yaml"
-CONFIG_FILES = (RESOLVED_CONFIG, ".hydra/config.yaml")
+HYDRA_CONFIG = ".hydra/config.yaml"
+CONFIG_FILES = (RESOLVED_CONFIG, HYDRA_CONFIG)
+PROVENANCE = "provenance.json"
+TRAINABLE = "trainable.json"
+METRICS = "metrics.json"
+CSV_LOG_FOLDER = "csv"  # the CSV logger's name (conf/logger/csv.yaml)
+CSV_LOG = "metrics.csv"
+CHECKPOINT_FOLDER = "checkpoints"  # ModelCheckpoint's and InterruptCheckpoint's dirpath
+BEST_CHECKPOINT = "best.ckpt"
+LAST_CHECKPOINT = "last.ckpt"
+INTERRUPTED_CHECKPOINT = "interrupted.ckpt"
+ADAPTER_FOLDER = "adapter"
+EXPORTED_MODEL = "export/model.pt"
+FIGURES_FOLDER = "figures"
+CURVES_FIGURE = f"{FIGURES_FOLDER}/curves.png"
+PRETRAIN_FOLDER = "pretrain"
+EVALUATION_FOLDER = "evaluation"
+LOCK_FILE = ".brainenc.lock"
+DATASET_DIR_KEYS = ("data.root",)
 
 
 @dataclass(frozen=True)
@@ -28,9 +52,23 @@ class RunRecord:
     trainable: dict[str, Any]
 
 
+def checkpoint_file(run_dir: str | Path, name: str) -> Path:
+    """``<run_dir>/checkpoints/<name>`` (``name``: one of the ``*_CHECKPOINT`` names)."""
+    return Path(run_dir) / CHECKPOINT_FOLDER / name
+
+
 def is_run_dir(path: Path) -> bool:
     """True when ``path`` holds a run's resolved config."""
     return any((path / name).is_file() for name in CONFIG_FILES)
+
+
+def enclosing_run_dir(path: str | Path) -> Path | None:
+    """The run folder ``path`` names: the folder itself or, for a checkpoint, the one holding it."""
+    path = Path(path)
+    for candidate in (path, path.parent.parent):
+        if (candidate / RESOLVED_CONFIG).is_file():
+            return candidate
+    return None
 
 
 def find_runs(paths: Sequence[str | Path]) -> list[Path]:
@@ -77,7 +115,7 @@ def _read_mapping(path: Path, loader: Any) -> dict[str, Any]:
     return content
 
 
-def load_run(path: str | Path) -> RunRecord:
+def read_run_record(path: str | Path) -> RunRecord:
     """Read a run directory's resolved config, metrics.json and trainable.json."""
     path = Path(path)
     config_path = next((path / name for name in CONFIG_FILES if (path / name).is_file()), None)
@@ -86,8 +124,8 @@ def load_run(path: str | Path) -> RunRecord:
     return RunRecord(
         path=path,
         config=_read_mapping(config_path, yaml.safe_load),
-        metrics=_read_mapping(path / "metrics.json", json.loads),
-        trainable=_read_mapping(path / "trainable.json", json.loads),
+        metrics=_read_mapping(path / METRICS, json.loads),
+        trainable=_read_mapping(path / TRAINABLE, json.loads),
     )
 
 
@@ -118,56 +156,6 @@ def config_value(config: dict[str, Any], key: str) -> Any:
     return value
 
 
-def metrics_csv(path: Path) -> Path | None:
-    """The run's CSVLogger file: ``csv/metrics.csv``, else the first ``csv/**/metrics.csv``."""
-    direct = path / "csv" / "metrics.csv"
-    if direct.is_file():
-        return direct
-    return next(iter(sorted((path / "csv").glob("**/metrics.csv"))), None)
-
-
-def read_metric_history(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per-epoch history of every logged metric of a run (empty if it has no CSV log).
-
-    Rows of one epoch are averaged (step-level losses become an epoch mean). Lightning's
-    ``train/loss_epoch`` is reported as ``train/loss`` when present.
-
-    Returns
-    -------
-    dict
-        Metric name -> (epochs ``(E,)`` int, values ``(E,)`` float64).
-    """
-    csv_path = metrics_csv(Path(path))
-    if csv_path is None:
-        return {}
-    collected: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    with csv_path.open(newline="", encoding="utf-8") as file:
-        for row in csv.DictReader(file):
-            epoch = row.get("epoch") or ""
-            if not epoch:
-                continue
-            for name, text in row.items():
-                if name in ("epoch", "step") or not text:
-                    continue
-                try:
-                    collected[name][int(float(epoch))].append(float(text))
-                except ValueError as error:
-                    raise ValueError(f"{csv_path}: non-numeric {name!r} value {text!r}") from error
-    history = {
-        name: (
-            np.array(sorted(by_epoch)),
-            np.array([np.mean(by_epoch[e]) for e in sorted(by_epoch)]),
-        )
-        for name, by_epoch in collected.items()
-    }
-    if "train/loss_epoch" in history:
-        history["train/loss"] = history["train/loss_epoch"]
-    return history
-
-
-DATASET_DIR_KEYS = ("data.root",)
-
-
 def dataset_dir_of_run(record: RunRecord) -> Path:
     """Dataset root of a run from its config (first of :data:`DATASET_DIR_KEYS` that is set)."""
     for key in DATASET_DIR_KEYS:
@@ -178,3 +166,23 @@ def dataset_dir_of_run(record: RunRecord) -> Path:
         f"{record.path}: the run config sets none of {DATASET_DIR_KEYS}; pass the dataset root "
         "(the folder holding one folder per mouse) explicitly"
     )
+
+
+def run_figures(run_dir: str | Path) -> list[Path]:
+    """The PNG figures of a run (``figures/*.png``), sorted by name."""
+    return sorted((Path(run_dir) / FIGURES_FOLDER).glob("*.png"))
+
+
+def write_resolved_config(run_dir: str | Path, cfg: DictConfig) -> Path:
+    """Write ``config_resolved.yaml``: the run's config with every interpolation resolved."""
+    return write_text_atomic(Path(run_dir) / RESOLVED_CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
+
+
+def write_trainable(run_dir: str | Path, counts: Mapping[str, int | float]) -> Path:
+    """Write ``trainable.json``: the model's parameter counts."""
+    return write_json_atomic(Path(run_dir) / TRAINABLE, dict(counts))
+
+
+def write_metrics(run_dir: str | Path, metrics: Mapping[str, Any]) -> Path:
+    """Write ``metrics.json`` as strict JSON (NaN → null); it marks the run as finished."""
+    return write_json_atomic(Path(run_dir) / METRICS, dict(metrics))
