@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from brainenc.data import figures
+from brainenc.data import folder_figures as figures
 from brainenc.data.build import build_dataset
 from brainenc.data.dataset import MouseDataset
 from brainenc.data.errors import DatasetExistsError, DatasetIntegrityError

@@ -112,7 +112,7 @@ def movie_presentations(
     return MoviePresentations(movie, start.reshape(shape), end.reshape(shape))
 
 
-def clip_frames(
+def clip_acquisition_frames(
     presentations: MoviePresentations, repeat: int, clip: int, length: int
 ) -> np.ndarray:
     """(length,) acquisition frames of clip `clip` (movie frames clip*length ...) of `repeat`."""

@@ -23,6 +23,7 @@ from brainenc.data.dataset import MouseDataset
 from brainenc.data.errors import DatasetExistsError
 from brainenc.data.mouse_folder import MANIFEST, SPLITS, read_manifest
 from brainenc.data.sampler import MouseBatchSampler
+from brainenc.data.sensorium import is_sensorium_folder
 from brainenc.models import MouseSpec
 
 
@@ -239,7 +240,7 @@ def _mouse_dirs(root: Path) -> list[Path]:
         for p in root.iterdir()
         if p.is_dir()
         and not p.name.startswith(".")
-        and ((p / MANIFEST).is_file() or (p / "meta" / "trials" / "tiers.npy").is_file())
+        and ((p / MANIFEST).is_file() or is_sensorium_folder(p))
     )
 
 

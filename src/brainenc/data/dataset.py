@@ -119,9 +119,9 @@ def open_mouse(folder: Path, verify: str) -> Any:
     folder, a `SensoriumMouse` for a Sensorium 2023 one."""
     if (folder / MANIFEST).is_file():
         return MouseFolder(folder, verify)
-    if (folder / "meta" / "trials" / "tiers.npy").is_file():
-        from brainenc.data.sensorium import SensoriumMouse
+    from brainenc.data.sensorium import SensoriumMouse, is_sensorium_folder
 
+    if is_sensorium_folder(folder):
         return SensoriumMouse(folder)
     raise DatasetIntegrityError(
         f"{folder} is neither a built brainenc mouse folder (no {MANIFEST}) nor a Sensorium "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brainenc.data.alignment import clip_frames
+from brainenc.data.alignment import clip_acquisition_frames
 from brainenc.data.config import SplitConfig
 from brainenc.data.errors import SessionFileError
 from brainenc.data.mouse_folder import SPLITS
@@ -114,7 +114,7 @@ def assemble_samples(
                     split = splits.split_of(repeat, clip, n_clips)
                     if split is None:
                         continue
-                    frame_ids = clip_frames(presentations, repeat, clip, clip_length)
+                    frame_ids = clip_acquisition_frames(presentations, repeat, clip, clip_length)
                     rows["movie"].append(movie)
                     rows["split"].append(split)
                     rows["clip"].append(clip)

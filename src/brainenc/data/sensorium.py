@@ -31,6 +31,7 @@ from brainenc.data.writer import FolderWriter
 
 MAX_FRAMES = 300
 CACHE = Path("meta") / "statistics" / "brainenc_viv1t"
+TIERS_FILE = Path("meta") / "trials" / "tiers.npy"
 # Sensorium tier label -> split name used by brainenc.
 TIERS = {
     "train": "train",
@@ -42,6 +43,11 @@ TIERS = {
 }
 
 
+def is_sensorium_folder(folder: Path) -> bool:
+    """True when ``folder`` has the layout of a Sensorium 2023 recording (its trial tiers)."""
+    return (folder / TIERS_FILE).is_file()
+
+
 class SensoriumMouse:
     """One Sensorium 2023 recording folder, normalised with its train-tier statistics."""
 
@@ -49,7 +55,7 @@ class SensoriumMouse:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        tiers = np.load(folder / "meta" / "trials" / "tiers.npy").astype(str)
+        tiers = np.load(folder / TIERS_FILE).astype(str)
         self.trial_ids = np.array(
             sorted(int(p.stem) for p in (folder / "data" / "videos").glob("*.npy"))
         )

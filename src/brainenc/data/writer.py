@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from brainenc.data import figures
+from brainenc.data import folder_figures
 from brainenc.data.alignment import repeat_report
 from brainenc.data.config import BuildConfig, config_digest
 from brainenc.data.coordinates import neuron_coordinates
@@ -126,10 +126,10 @@ def write_mouse(
 
 
 def _figures(writer: FolderWriter, recording: Recording, config: BuildConfig) -> None:
-    figures.roi_masks_figure(recording, writer.file("figures/roi_masks.png"))
-    figures.max_projection_figure(recording, writer.file("figures/max_projection.png"))
+    folder_figures.roi_masks_figure(recording, writer.file("figures/roi_masks.png"))
+    folder_figures.max_projection_figure(recording, writer.file("figures/max_projection.png"))
     movie = next(m for m in config.movies if m in recording.movies)
-    figures.example_traces_figure(
+    folder_figures.example_traces_figure(
         recording, movie, config.clip_frames, writer.file("figures/example_traces.png")
     )
 

@@ -15,7 +15,7 @@ can do. The noise ceiling also credits the behaviour-driven part of each trial's
 Each sample is traced back to its frames with the builder's own code: the session named in
 ``manifest.json`` (``sources``) is read through allensdk by ``brainenc.data.allen``, and a sample
 ``(experiment_id, movie, session_repeat, clip)`` takes the acquisition frames of
-``brainenc.data.alignment.clip_frames``; neurons are matched by cell specimen id. The recorded
+``brainenc.data.alignment.clip_acquisition_frames``; neurons are matched by cell specimen id. The recorded
 responses at those frames are checked against the folder's ``data/responses``, so a ceiling is
 never computed on frames other than the ones the model is scored on.
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brainenc.data.alignment import clip_frames
+from brainenc.data.alignment import clip_acquisition_frames
 from brainenc.data.config import BuildConfig
 from brainenc.data.mouse_folder import (
     NEURONS,
@@ -218,7 +218,7 @@ def noise_free_clips(
         for position in np.flatnonzero(experiment_ids == experiment_id).tolist():
             index = int(indices[position])
             movie = str(mouse.trials.movie[index])
-            frames = clip_frames(
+            frames = clip_acquisition_frames(
                 recording.movies[movie].presentations,
                 int(session_repeats[position]),
                 int(mouse.trials.clip[index]),

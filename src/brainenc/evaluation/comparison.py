@@ -34,13 +34,13 @@ from brainenc.evaluation.references import (
     fraction_of_ceiling,
     read_references,
 )
+from brainenc.models.parameter_kinds import LORA_TARGETS
 from brainenc.runs.folder import METRICS, RunRecord, config_value, find_runs, read_run_record
 from brainenc.runs.history import read_metric_history
 
 MISSING = "–"
 TIE_TOLERANCE = 5e-4
 """Validation scores closer than this to the best (equal to 3 decimals) tie with it."""
-ALL_TARGETS = frozenset({"fused_linear", "attn_out", "ff_out.2"})
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def _target_layers(config: dict[str, Any]) -> str | None:
     if isinstance(targets, list | tuple) and targets:
         if set(targets) == {"fused_linear"}:
             return "fused"
-        if set(targets) == ALL_TARGETS:
+        if set(targets) == set(LORA_TARGETS):
             return "all"
         return ",".join(map(str, targets))
     name = config_value(config, "peft.name")

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from brainenc.atomic_files import write_json_atomic
 from brainenc.data.mouse_folder import MouseFolder
 from brainenc.evaluation.baseline import jackknife_oracle, trial_average_baseline
 from brainenc.evaluation.figures import (
@@ -31,6 +30,7 @@ from brainenc.evaluation.metrics import (
     normalized_correlation,
 )
 from brainenc.evaluation.scoring import Scores, score_predictions
+from brainenc.runs.folder import evaluation_figures_dir, write_evaluation
 
 METRIC_PREFIX = {"train": "train", "validation": "val", "test": "test"}
 
@@ -235,12 +235,11 @@ def evaluate_predictions(
     if not predictions:
         raise ValueError("no predictions given: expected one (S, N, L) array per mouse id")
     prefix = METRIC_PREFIX[split]
-    out_dir = Path(run_dir) / "evaluation"
     folders = _mouse_folders(dataset, sorted(predictions))
     per_mouse_values, details = {}, {}
     for mouse_id, mouse in folders.items():
         per_mouse_values[mouse_id], details[mouse_id] = _evaluate_mouse(
-            mouse, np.asarray(predictions[mouse_id]), split, skip, out_dir / "figures"
+            mouse, np.asarray(predictions[mouse_id]), split, skip, evaluation_figures_dir(run_dir)
         )
     values: dict[str, float | None] = {}
     for family, metric in per_mouse_values[next(iter(folders))]:
@@ -264,5 +263,5 @@ def evaluate_predictions(
         },
         "mice": details,
     }
-    write_json_atomic(out_dir / "metrics.json", payload)
+    write_evaluation(run_dir, payload)
     return payload

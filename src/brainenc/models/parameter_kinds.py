@@ -8,6 +8,9 @@ anything else (``shifters.<mouse_id>.…``, ``readouts.<mouse_id>.…``) → ``"
 from __future__ import annotations
 
 KINDS = ("lora", "head", "core")
+LORA_TARGETS = ("fused_linear", "attn_out", "ff_out.2")
+"""The :class:`torch.nn.Linear` layers of each transformer block that LoRA can adapt (names
+within :class:`~brainenc.models.blocks.ParallelTransformerBlock`)."""
 _PEFT_PREFIX = "base_model.model."
 
 

@@ -183,6 +183,16 @@ def write_trainable(run_dir: str | Path, counts: Mapping[str, int | float]) -> P
     return write_json_atomic(Path(run_dir) / TRAINABLE, dict(counts))
 
 
+def evaluation_figures_dir(run_dir: str | Path) -> Path:
+    """``<run_dir>/evaluation/figures``: the offline evaluation's figures."""
+    return Path(run_dir) / EVALUATION_FOLDER / FIGURES_FOLDER
+
+
+def write_evaluation(run_dir: str | Path, payload: Mapping[str, Any]) -> Path:
+    """``<run_dir>/evaluation/metrics.json``: the scores of an offline evaluation."""
+    return write_json_atomic(Path(run_dir) / EVALUATION_FOLDER / METRICS, dict(payload))
+
+
 def write_metrics(run_dir: str | Path, metrics: Mapping[str, Any]) -> Path:
     """Write ``metrics.json`` as strict JSON (NaN → null); it marks the run as finished."""
     return write_json_atomic(Path(run_dir) / METRICS, dict(metrics))

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from brainenc.runs.naming import sweep_job_name
 from brainenc.training.module import EncodingModule
-from brainenc.training.parameters import ParameterCounts, count_parameters
+from brainenc.training.parameters import TrainableCounts, count_parameters
 from brainenc.training.run import optimized_metric, train
 from brainenc.training.strategies import (
     FineTuningStrategy,
@@ -29,7 +29,7 @@ __all__ = [
     "FullFineTuning",
     "HeadOnly",
     "LoraStrategy",
-    "ParameterCounts",
+    "TrainableCounts",
     "count_parameters",
     "optimized_metric",
     "train",

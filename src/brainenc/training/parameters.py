@@ -11,7 +11,7 @@ from brainenc.models.parameter_kinds import KINDS, parameter_kind
 
 
 @dataclass(frozen=True)
-class ParameterCounts:
+class TrainableCounts:
     """Parameter counts of a model; ``trainable_percent = 100 * trainable / total``.
 
     ``total`` includes the LoRA parameters, as peft's ``print_trainable_parameters`` does.
@@ -35,7 +35,7 @@ class ParameterCounts:
         )
 
 
-def count_parameters(model: nn.Module) -> ParameterCounts:
+def count_parameters(model: nn.Module) -> TrainableCounts:
     """Count a model's LoRA, head and core parameters and how many of all of them train."""
     counts = dict.fromkeys(KINDS, 0)
     trainable = 0
@@ -45,6 +45,6 @@ def count_parameters(model: nn.Module) -> ParameterCounts:
             trainable += parameter.numel()
     total = sum(counts.values())
     percent = 100.0 * trainable / total if total else 0.0
-    return ParameterCounts(
+    return TrainableCounts(
         counts["lora"], counts["head"], counts["core"], total, trainable, round(percent, 4)
     )

@@ -25,11 +25,10 @@ from collections.abc import Sequence
 import lightning.pytorch as pl
 from torch import nn
 
-from brainenc.models.parameter_kinds import parameter_kind
+from brainenc.models.parameter_kinds import LORA_TARGETS, parameter_kind
 from brainenc.training.console import announce
-from brainenc.training.parameters import ParameterCounts, count_parameters
+from brainenc.training.parameters import TrainableCounts, count_parameters
 
-LORA_TARGETS = ("fused_linear", "attn_out", "ff_out.2")
 LORA_TARGET_ALIASES = {"fused": ("fused_linear",), "all": LORA_TARGETS}
 
 
@@ -81,7 +80,7 @@ class FineTuningStrategy(pl.Callback):
         announce(f"peft={self.name}: {counts.summary()}")
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        counts: ParameterCounts = pl_module.parameter_counts
+        counts: TrainableCounts = pl_module.parameter_counts
         for logger in trainer.loggers:
             logger.log_hyperparams({f"parameters/{k}": v for k, v in counts.as_dict().items()})
 
