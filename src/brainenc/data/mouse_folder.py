@@ -207,8 +207,7 @@ class MouseFolder:
 
     def manifest_sha256(self) -> str | None:
         """sha256 of ``manifest.json`` (identifies the dataset build), or None if absent."""
-        path = self.manifest_path
-        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        return manifest_sha256(self.folder)
 
     def normalisation(self) -> str | None:
         """Response normalisation the folder was built with (``seed``, ``viv1t``), or None if its
@@ -356,6 +355,12 @@ class MouseFolder:
         """ROI centres ``(N, 2)`` as (x, y) field-of-view pixels, or None if absent."""
         path = self.folder / NEURONS / "roi_pixel_centers.npy"
         return np.load(path, allow_pickle=False) if path.is_file() else None
+
+
+def manifest_sha256(folder: Path) -> str | None:
+    """sha256 of a mouse folder's ``manifest.json`` (identifies its build), or None if absent."""
+    path = Path(folder) / MANIFEST
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def as_mouse_folder(mouse: MouseFolder | str | Path) -> MouseFolder:

@@ -65,19 +65,17 @@ def file_sha256(path: Path) -> str:
 def write_provenance(
     run_dir: Path,
     seed: int,
-    data_manifests: Mapping[str, Path | None],
+    data_manifests: Mapping[str, str | None],
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``provenance.json``; ``data_manifests`` maps mouse id → its ``manifest.json``."""
+    """Write ``provenance.json``; ``data_manifests`` maps mouse id → the sha256 of the
+    ``manifest.json`` its data was built with (None for data without one)."""
     commit, dirty = git_state()
     payload = {
         "git_commit": commit,
         "git_dirty": dirty,
         "package_versions": package_versions(PACKAGES),
-        "data_manifests": {
-            m: (file_sha256(path) if path is not None and Path(path).is_file() else None)
-            for m, path in data_manifests.items()
-        },
+        "data_manifests": dict(data_manifests),
         "seed": int(seed),
         "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         **dict(extra or {}),

@@ -24,7 +24,7 @@ from lightning.pytorch.callbacks import LambdaCallback, ModelSummary
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from brainenc.data.mouse_folder import MANIFEST
+from brainenc.data.mouse_folder import manifest_sha256
 from brainenc.evaluation.figures import plot_training_curves
 from brainenc.evaluation.metrics import DEFINITIONS
 from brainenc.evaluation.references import (
@@ -293,7 +293,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         trainer = _build_trainer(cfg, callbacks, len(datamodule.mice))
         if trainer.is_global_zero:
             write_resolved_config(run_dir, cfg)
-            manifests = {m: folder / MANIFEST for m, folder in _mouse_folders(datamodule).items()}
+            manifests = {m: manifest_sha256(f) for m, f in _mouse_folders(datamodule).items()}
             write_provenance(run_dir, cfg.seed, manifests)
         initial = _initial_validation(cfg, module, datamodule, strategy)
         try:
