@@ -291,7 +291,7 @@ def test_full_disk_in_a_named_file_writer_names_the_file(full_disk, tmp_path):
 
 
 def test_trainer_writes_checkpoints_atomically(tmp_path):
-    from brainenc.training.run import _build_trainer
+    from brainenc.training.trainer_setup import build_trainer as _build_trainer
 
     cfg = compose_run(["trainer=cpu", "logger=none"], tmp_path / "run")
     trainer = _build_trainer(cfg, [], 1)

@@ -23,8 +23,9 @@ from training_helpers import build_model  # noqa: E402
 
 from brainenc.data.datamodule import BrainDataModule  # noqa: E402
 from brainenc.training.losses import MSELoss  # noqa: E402
-from brainenc.training.module import EncodingModule, data_parallel_strategy  # noqa: E402
+from brainenc.training.module import EncodingModule  # noqa: E402
 from brainenc.training.strategies import FromScratch  # noqa: E402
+from brainenc.training.trainer_setup import data_parallel_strategy  # noqa: E402
 
 
 def make_module(datamodule: BrainDataModule) -> EncodingModule:

@@ -12,7 +12,7 @@ from lightning.pytorch.strategies import DDPStrategy
 from omegaconf import OmegaConf
 from training_helpers import CONF_DIR
 
-from brainenc.training.module import data_parallel_strategy
+from brainenc.training.trainer_setup import data_parallel_strategy
 
 SEED_RUNS = sorted(
     p.stem for p in (CONF_DIR / "experiment").glob("seed_*.yaml") if "continue" not in p.stem

@@ -68,6 +68,12 @@ DEFINITIONS = {
 """Plain-language definitions of every metric name, stored beside the values in metrics.json."""
 
 
+def check_skip(skip: Any, setting: str = "skip") -> None:
+    """Refuse a ``skip`` that is not a whole number of frames >= 0."""
+    if isinstance(skip, bool) or not isinstance(skip, int | np.integer) or skip < 0:
+        raise ValueError(f"{setting} must be an integer >= 0 (frames), got {skip!r}.")
+
+
 def scored_frames(
     num_frames: int, skip: int = DEFAULT_SKIP, offset: int = PREDICTION_OFFSET
 ) -> slice:
@@ -88,8 +94,7 @@ def scored_frames(
     slice
         ``slice(max(offset, skip), T)`` in response-frame indices.
     """
-    if isinstance(skip, bool) or not isinstance(skip, int | np.integer) or skip < 0:
-        raise ValueError(f"skip must be a non-negative integer number of frames, got {skip!r}")
+    check_skip(skip)
     start = max(int(offset), int(skip))
     if num_frames <= start + 1:
         raise ValueError(

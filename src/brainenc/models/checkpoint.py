@@ -35,6 +35,8 @@ NUMPY_SCALAR_GLOBALS = [
 ]
 CheckpointPart = Literal["all", "core"]
 _MAX_LISTED = 20
+PARTS = ("core", "all")
+"""What :func:`load_checkpoint` may load: the shared core only, or every weight."""
 
 
 class CheckpointError(RuntimeError):
@@ -113,6 +115,12 @@ def read_checkpoint(path: str | os.PathLike, trust: bool = False) -> Checkpoint:
     )
 
 
+def check_part(part: str, setting: str = "part") -> None:
+    """Refuse a ``part`` other than :data:`PARTS` (``setting`` names it in the message)."""
+    if part not in PARTS:
+        raise ValueError(f"{setting}={part!r}; valid: {', '.join(PARTS)}.")
+
+
 def load_checkpoint(
     model: nn.Module,
     path: str | os.PathLike,
@@ -141,8 +149,7 @@ def load_checkpoint(
     CheckpointError
         Unreadable or untrusted file, or missing / unexpected keys or shape mismatches (named).
     """
-    if part not in ("all", "core"):
-        raise ValueError(f"part must be 'all' or 'core', got {part!r}")
+    check_part(part)
     expected = model.state_dict()
     if any(".base_layer." in key for key in expected):
         raise CheckpointError(

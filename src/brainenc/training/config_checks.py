@@ -1,28 +1,32 @@
 """Check a run's config before any expensive work, with errors that name the setting.
 
-:func:`check_config` instantiates the cheap parts (the peft strategy, whose constructor checks
-rank, alpha and targets) and checks values that would otherwise fail deep inside Lightning or
-only after the dataset is built: learning rates, the schedule, the loss, scoring, precision,
-epochs, accumulation, clip length, training window (`data.crop_frames`) and frame size against
-the model's context, position embedding and scored frames, mouse ids against the configured
-mice, pretrained / resume / continuation paths, and DDP inside a local sweep.
+Each setting is checked by the code that owns it, called here before anything is built: the peft
+strategy's constructor (rank, alpha, targets), :class:`~brainenc.training.optimization.OptimRecipe`
+(learning rates, schedule, parameter groups), :func:`~brainenc.training.losses.check_loss_settings`,
+:mod:`~brainenc.training.trainer_setup` (precision, epochs, accumulation, DDP inside a local
+sweep), :func:`~brainenc.evaluation.metrics.check_skip` and
+:func:`~brainenc.models.checkpoint.check_part`. What is left here relates several groups: clip
+length, training window (`data.crop_frames`) and frame size against the model's context,
+position embedding and scored frames; mouse ids against the configured mice; pretrained, resume
+and continuation paths against the peft strategy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig
 
+from brainenc.evaluation.metrics import DEFAULT_SKIP, check_skip
+from brainenc.models.checkpoint import check_part
 from brainenc.models.core import prediction_offset
 from brainenc.runs.folder import EXPORTED_MODEL
 from brainenc.training.losses import check_loss_settings
-from brainenc.training.precision import resolve_precision
 from brainenc.training.strategies import FineTuningStrategy
-
-PRETRAINED_PARTS = ("core", "all")
+from brainenc.training.trainer_setup import check_distributed, check_trainer_settings
 
 
 class ConfigCheckError(ValueError):
@@ -32,6 +36,14 @@ class ConfigCheckError(ValueError):
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigCheckError(message)
+
+
+def _owner_check(check: Callable[..., None], *settings: Any) -> None:
+    """Run the check of the module that owns ``settings``; its ValueError names the setting."""
+    try:
+        check(*settings)
+    except ValueError as error:
+        raise ConfigCheckError(str(error)) from error
 
 
 def build_strategy(cfg: DictConfig) -> FineTuningStrategy:
@@ -64,25 +76,6 @@ def _check_optim(optim: DictConfig | None) -> None:
         raise ConfigCheckError(str(error.__cause__ or error)) from error
 
 
-def _check_trainer(trainer: DictConfig) -> None:
-    try:
-        resolve_precision(trainer.get("precision", "auto"), str(trainer.get("accelerator", "auto")))
-    except ValueError as error:
-        raise ConfigCheckError(str(error)) from error
-    max_epochs = trainer.get("max_epochs")
-    max_steps = trainer.get("max_steps", -1)
-    _require(
-        (isinstance(max_epochs, int) and max_epochs >= 1)
-        or (max_epochs in (None, -1) and max_steps > 0),
-        f"trainer.max_epochs must be an integer >= 1 (or -1 with trainer.max_steps), got {max_epochs!r}.",
-    )
-    accumulate = trainer.get("accumulate_grad_batches", 1)
-    _require(
-        isinstance(accumulate, int) and accumulate >= 1,
-        f"trainer.accumulate_grad_batches must be an integer >= 1, got {accumulate!r}.",
-    )
-
-
 def heads_are_fresh(cfg: DictConfig) -> bool:
     """True when the run's shifters and readouts start from initialisation: no checkpoint that
     brings heads (``pretrained.part=all``, ``continue_from``, ``ckpt_path``)."""
@@ -95,9 +88,7 @@ def _check_paths(cfg: DictConfig, strategy: FineTuningStrategy) -> None:
     pretrained = cfg.get("pretrained") or {}
     path = pretrained.get("path")
     part = pretrained.get("part", "core")
-    _require(
-        part in PRETRAINED_PARTS, f"pretrained.part={part!r}; valid: {', '.join(PRETRAINED_PARTS)}."
-    )
+    _owner_check(check_part, part, "pretrained.part")
     continue_from = cfg.get("continue_from")
     ckpt_path = cfg.get("ckpt_path")
     stage = cfg.get("pretrain")
@@ -140,27 +131,6 @@ def _check_paths(cfg: DictConfig, strategy: FineTuningStrategy) -> None:
         )
 
 
-def _check_distributed(cfg: DictConfig) -> None:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    if not HydraConfig.initialized():
-        return
-    hydra_cfg = HydraConfig.get()
-    devices = cfg.trainer.get("devices", 1)
-    multi_process = str(cfg.trainer.get("strategy", "")).startswith("ddp") and devices not in (
-        1,
-        "1",
-    )
-    local = "BasicLauncher" in str(hydra_cfg.launcher.get("_target_", ""))
-    _require(
-        not (multi_process and local and hydra_cfg.mode == RunMode.MULTIRUN),
-        "trainer=ddp cannot run inside a local multirun (-m / hparams_search): Lightning "
-        "re-launches the script for each process. Sweep with hydra/launcher=slurm, or run the DDP "
-        "jobs one at a time.",
-    )
-
-
 def _configured_mice(data: Any) -> list[str] | None:
     """Mouse ids the data config can serve, or None when only the built folders will tell."""
     build = data.get("build") or {}
@@ -188,7 +158,7 @@ def _check_clip_geometry(cfg: DictConfig, data: Any) -> None:
     max_frame = core.get("max_frame")
     if context is not None:
         offset = prediction_offset(context)
-        first = max(offset, cfg.evaluation.get("skip", 24))
+        first = max(offset, cfg.evaluation.get("skip", DEFAULT_SKIP))
         clip_frames = build.get("clip_frames")
         if clip_frames is not None:
             clip_frames = _positive_int(clip_frames, "data.build.clip_frames")
@@ -197,7 +167,7 @@ def _check_clip_geometry(cfg: DictConfig, data: Any) -> None:
                 f"data.build.clip_frames={clip_frames}: the model needs at least {context} "
                 f"frames per clip (model.core.temporal_patch_size={context}: its first prediction "
                 f"is for frame {offset}), and validation and test score frames {first}.. "
-                f"of each clip (evaluation.skip={cfg.evaluation.get('skip', 24)}), of which "
+                f"of each clip (evaluation.skip={cfg.evaluation.get('skip', DEFAULT_SKIP)}), of which "
                 f"correlations need at least 2: use clip_frames >= {first + 2} (the seed: 140).",
             )
             _require(
@@ -251,23 +221,16 @@ def check_config(cfg: DictConfig) -> FineTuningStrategy:
     """Check ``cfg`` (see module docstring) and return the instantiated peft strategy."""
     strategy = build_strategy(cfg)
     _check_optim(cfg.get("optim"))
-    _check_trainer(cfg.trainer)
+    _owner_check(check_trainer_settings, cfg.trainer)
     loss: Any = cfg.get("loss") or {}
     build = (cfg.get("data") or {}).get("build") or {}
-    try:
-        check_loss_settings(loss.get("name"), build.get("normalisation"))
-    except ValueError as error:
-        raise ConfigCheckError(str(error)) from error
+    _owner_check(check_loss_settings, loss.get("name"), build.get("normalisation"))
     retain = cfg.get("retain_freed_memory", True)
     _require(
         isinstance(retain, bool), f"retain_freed_memory must be true or false, got {retain!r}."
     )
-    skip = cfg.evaluation.get("skip", 24)
-    _require(
-        isinstance(skip, int) and skip >= 0,
-        f"evaluation.skip must be an integer >= 0, got {skip!r}.",
-    )
+    _owner_check(check_skip, cfg.evaluation.get("skip", DEFAULT_SKIP), "evaluation.skip")
     _check_data(cfg)
     _check_paths(cfg, strategy)
-    _check_distributed(cfg)
+    _owner_check(check_distributed, cfg.trainer)
     return strategy

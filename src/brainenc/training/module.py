@@ -12,7 +12,8 @@ the same metric objects under ``baseline/test/…``.
 
 Under DDP each process scores its own share of the evaluation batches; the metric states are
 sums reduced over the processes before the correlations are computed, so the scores equal a single
-process's on the same weights. Training with several mice needs :func:`data_parallel_strategy`.
+process's on the same weights. Training with several mice needs
+:func:`brainenc.training.trainer_setup.data_parallel_strategy`.
 
 Which weights train is decided by a fine-tuning strategy callback
 (:mod:`brainenc.training.strategies`) at ``setup``; this module only builds the optimizer over
@@ -26,11 +27,11 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.strategies import DDPStrategy, Strategy
 from torch import Tensor, nn
 
 from brainenc.evaluation.metrics import crop_to_scored
 from brainenc.evaluation.streaming import BaselineTable, CorrelationMetrics
+from brainenc.runs.checkpoints import state_mismatch
 from brainenc.training.optimization import configure_optimization
 
 
@@ -127,20 +128,13 @@ class EncodingModule(pl.LightningModule):
                 "EncodingModule: a continuation state was given but no fine-tuning strategy "
                 "callback ran; add the peft strategy to the trainer's callbacks."
             )
-        expected = self.model.state_dict()
-        given = self.initial_state
-        missing = sorted(set(expected) - set(given))
-        unexpected = sorted(set(given) - set(expected))
-        reshaped = sorted(
-            k for k in set(given) & set(expected) if given[k].shape != expected[k].shape
-        )
-        if missing or unexpected or reshaped:
+        mismatch = state_mismatch(self.initial_state, self.model.state_dict())
+        if mismatch:
             raise ValueError(
-                "continue_from: the checkpoint does not fit this run's model and peft strategy; "
-                f"missing keys {missing[:4]}, unexpected keys {unexpected[:4]}, other shapes "
-                f"{reshaped[:4]} (continue a LoRA run with the same model and peft settings)."
+                "continue_from: the checkpoint does not fit this run's model and peft strategy "
+                f"({mismatch}); continue a LoRA run with the same model and peft settings."
             )
-        self.model.load_state_dict(given)
+        self.model.load_state_dict(self.initial_state)
         self.initial_state = None
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
@@ -224,20 +218,6 @@ class EncodingModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["brainenc"] = {"strategy": self.strategy_name, "neurons": dict(self.neurons)}
-
-
-def data_parallel_strategy(strategy: str | Strategy, num_mice: int) -> str | Strategy:
-    """The trainer's ``strategy``, made to cope with one mouse per batch under DDP.
-
-    With several mice a step of each process uses the shifter and readout of its batch's mouse
-    only, and the processes may hold different mice. ``"ddp"`` then becomes DDP with
-    ``find_unused_parameters``: a head unused by one process gets its all-reduced gradient
-    (the mean over processes, zero where absent), a head unused by all keeps ``grad=None`` (the
-    optimizer skips it, as in a single process). One mouse needs no detection and keeps ``"ddp"``.
-    """
-    if strategy == "ddp" and num_mice > 1:
-        return DDPStrategy(find_unused_parameters=True)
-    return strategy
 
 
 def values_with_prefix(values: Mapping[str, float], prefix: str) -> dict[str, float]:

@@ -20,9 +20,9 @@ from typing import Any
 
 import lightning.pytorch as pl
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import LambdaCallback, ModelSummary
+from lightning.pytorch.callbacks import LambdaCallback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from brainenc.data.mouse_folder import manifest_sha256
 from brainenc.evaluation.figures import plot_training_curves
@@ -36,7 +36,7 @@ from brainenc.evaluation.references import (
 from brainenc.evaluation.streaming import BaselineTable
 from brainenc.host_memory import retain_freed_memory
 from brainenc.runs.artifacts import export_plain_state_dict, is_peft_model, save_adapter
-from brainenc.runs.checkpoints import AtomicCheckpointIO, ResumeCheck, checkpoint_epoch
+from brainenc.runs.checkpoints import ResumeCheck, checkpoint_epoch
 from brainenc.runs.folder import (
     ADAPTER_FOLDER,
     CURVES_FIGURE,
@@ -56,9 +56,10 @@ from brainenc.training.continuation import continued_config
 from brainenc.training.coverage import ScoredSamples
 from brainenc.training.initial_weights import load_continuation, load_pretrained
 from brainenc.training.loggers import close_wandb, instantiate_named, log_run_outputs
-from brainenc.training.module import EncodingModule, data_parallel_strategy
+from brainenc.training.module import EncodingModule
 from brainenc.training.precision import resolve_precision
 from brainenc.training.pretraining import ensure_pretrained_core, needs_stage
+from brainenc.training.trainer_setup import build_trainer
 
 
 def _mouse_folders(datamodule: Any) -> dict[str, Path]:
@@ -92,27 +93,6 @@ def _build_module(cfg: DictConfig, datamodule: Any) -> EncodingModule:
         param_groups=optim.param_groups or None,
         skip=cfg.evaluation.skip,
         initial_state=initial_state,
-    )
-
-
-def _build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], num_mice: int) -> pl.Trainer:
-    loggers = instantiate_named(cfg.get("logger"), "logger")
-    precision = resolve_precision(
-        cfg.trainer.get("precision", "auto"), str(cfg.trainer.accelerator)
-    )
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    for logger in loggers:
-        logger.log_hyperparams(resolved)
-    strategy = data_parallel_strategy(cfg.trainer.get("strategy", "auto"), num_mice)
-    if cfg.trainer.get("enable_model_summary") is False:
-        callbacks = [c for c in callbacks if not isinstance(c, ModelSummary)]
-    return instantiate(
-        cfg.trainer,
-        callbacks=callbacks,
-        logger=loggers or False,
-        precision=precision,
-        strategy=strategy,
-        plugins=[AtomicCheckpointIO()],
     )
 
 
@@ -290,7 +270,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             LambdaCallback(on_fit_start=record_trainable),
             scored,
         ]
-        trainer = _build_trainer(cfg, callbacks, len(datamodule.mice))
+        trainer = build_trainer(cfg, callbacks, len(datamodule.mice))
         if trainer.is_global_zero:
             write_resolved_config(run_dir, cfg)
             manifests = {m: manifest_sha256(f) for m, f in _mouse_folders(datamodule).items()}
