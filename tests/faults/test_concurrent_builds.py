@@ -36,7 +36,7 @@ def test_a_second_build_waits_for_the_running_one(insilico_session, tmp_path, ca
     holder = os.open(root, os.O_RDONLY)  # what a running build holds
     fcntl.flock(holder, fcntl.LOCK_EX)
     errors: list[BaseException] = []
-    with caplog.at_level(logging.WARNING, logger="brainenc.data.layout"):
+    with caplog.at_level(logging.WARNING, logger="brainenc.data.writer"):
         thread = _build_in_thread(nwb_settings(insilico_session), root, errors)
         time.sleep(1.5)
         assert thread.is_alive() and not errors

@@ -1,7 +1,7 @@
 """A run folder is data, and a run never damages another.
 
 * Code execution: an edited ``config_resolved.yaml`` cannot make ``python -m brainenc.evaluate``
-  import or call anything beyond the allow-list of ``brainenc.training.stored_config``.
+  import or call anything beyond the allow-list of ``brainenc.runs.stored_config``.
 * Data lost: a new run refuses a folder holding another run (finished or not) and a folder another
   process writes to; checkpoints are written whole or not at all, a full disk is reported with
   the file and the bytes it needs, and the previous checkpoint stays intact.
