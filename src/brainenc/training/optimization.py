@@ -23,6 +23,12 @@ GROUP_SETTINGS = ("lr", "weight_decay")
 INTERVALS = ("step", "epoch")
 
 
+def check_interval(interval: str) -> None:
+    """Refuse a scheduler interval other than :data:`INTERVALS`."""
+    if interval not in INTERVALS:
+        raise ValueError(f"optim.interval={interval!r}; valid: {', '.join(INTERVALS)}.")
+
+
 def check_group_overrides(overrides: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict]:
     """Validate ``optim.param_groups``: keys among lora/head/core, settings lr/weight_decay >= 0."""
     checked: dict[str, dict] = {}
@@ -73,8 +79,7 @@ class OptimRecipe:
         weight_decay = settings.get("weight_decay", 0.0)
         if not (isinstance(weight_decay, int | float) and weight_decay >= 0):
             raise ValueError(f"optim.optimizer.weight_decay must be >= 0, got {weight_decay!r}.")
-        if self.interval not in INTERVALS:
-            raise ValueError(f"optim.interval={self.interval!r}; valid: {', '.join(INTERVALS)}.")
+        check_interval(self.interval)
         if self.scheduler is not None:
             warmup = getattr(self.scheduler, "keywords", {}).get("warmup_steps", 0)
             if not (isinstance(warmup, int) and warmup >= 0):
@@ -133,8 +138,7 @@ def configure_optimization(
     total_steps
         ``trainer.estimated_stepping_batches``.
     """
-    if interval not in INTERVALS:
-        raise ValueError(f"optim.interval={interval!r}; valid: {', '.join(INTERVALS)}.")
+    check_interval(interval)
     built = optimizer(parameter_groups(model, group_overrides))
     if scheduler is None:
         return {"optimizer": built}
