@@ -8,10 +8,10 @@ from pathlib import Path
 import brainenc
 
 SOURCE = Path(brainenc.__file__).parent
-# Lowest first. Shared helpers (atomic_files, versions, host_memory, conf) sit below everything;
+# Lowest first. Shared helpers (atomic_files, digests, versions, host_memory, conf) sit below everything;
 # the commands (evaluate, report, cli, __main__) above everything.
 LAYERS = ("insilico", "models", "data", "runs", "evaluation", "training")
-HELPERS = ("atomic_files", "versions", "host_memory", "conf")
+HELPERS = ("atomic_files", "digests", "versions", "host_memory", "conf")
 
 
 def _layer(module: str) -> int | None:

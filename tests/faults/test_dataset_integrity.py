@@ -22,7 +22,7 @@ import torch
 from brainenc.data import mouse_folder as layout
 from brainenc.data.dataset import MouseDataset
 from brainenc.data.errors import DatasetIntegrityError
-from brainenc.data.mouse_folder import sha256_file
+from brainenc.digests import sha256_file
 from brainenc.evaluation.baseline import jackknife_oracle, trial_average_baseline
 from brainenc.evaluation.scoring import score_predictions
 from brainenc.evaluation.streaming import BaselineTable, PerTrialCorrelation, PooledCorrelation

@@ -16,7 +16,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
-from fault_helpers import compose_run
+from training_helpers import compose_config as compose_run
 
 from brainenc.training import train
 from brainenc.training.callbacks import SIGTERM_EXIT_CODE

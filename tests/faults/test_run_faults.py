@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from fault_helpers import compose_run
 from hydra.errors import InstantiationException
+from training_helpers import compose_config as compose_run
 
 from brainenc.training import train
 

@@ -36,7 +36,6 @@ one ``stat``. The builder seeds that file (:func:`remember_verified`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -49,6 +48,7 @@ import numpy as np
 
 from brainenc.atomic_files import write_json_atomic
 from brainenc.data.errors import DatasetIntegrityError
+from brainenc.digests import sha256_file
 
 if TYPE_CHECKING:
     from brainenc.data.transforms import Normaliser
@@ -360,7 +360,7 @@ class MouseFolder:
 def manifest_sha256(folder: Path) -> str | None:
     """sha256 of a mouse folder's ``manifest.json`` (identifies its build), or None if absent."""
     path = Path(folder) / MANIFEST
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    return sha256_file(path) if path.is_file() else None
 
 
 def as_mouse_folder(mouse: MouseFolder | str | Path) -> MouseFolder:
@@ -486,15 +486,6 @@ def load_array(path: Path, mmap: bool = False) -> np.ndarray:
             f"{path} is not a plain numeric .npy array ({error}); the dataset is damaged or was "
             f"tampered with. {REBUILD_HINT}"
         ) from None
-
-
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    """Hex sha256 of a file's content, read in ``chunk``-byte blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_stamp(path: Path, record: dict[str, Any]) -> list[Any]:

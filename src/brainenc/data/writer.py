@@ -62,11 +62,11 @@ from brainenc.data.mouse_folder import (
     file_stamp,
     remember_verified,
     sample_file,
-    sha256_file,
 )
 from brainenc.data.recording import Recording
 from brainenc.data.samples import SampleSet
 from brainenc.data.transforms import Normaliser
+from brainenc.digests import sha256_file
 from brainenc.versions import package_versions
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,6 @@ Model, trial-average baseline and jackknife oracle are scored by one code path
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from brainenc.data.mouse_folder import MouseFolder
+from brainenc.digests import sha256_file
 from brainenc.evaluation.baseline import jackknife_oracle, trial_average_baseline
 from brainenc.evaluation.figures import (
     plot_correlation_histograms,
@@ -259,7 +259,7 @@ def evaluate_predictions(
         if predictions_file is None
         else {
             "path": str(predictions_file),
-            "sha256": hashlib.sha256(Path(predictions_file).read_bytes()).hexdigest(),
+            "sha256": sha256_file(predictions_file),
         },
         "mice": details,
     }

@@ -28,10 +28,10 @@ import torch
 from torch import nn
 
 from brainenc.atomic_files import write_bytes_atomic, write_json_atomic
+from brainenc.digests import sha256_file
 from brainenc.models import load_checkpoint
 from brainenc.models.parameter_kinds import parameter_kind
 from brainenc.runs.folder import EXPORTED_MODEL, read_resolved_config
-from brainenc.runs.provenance import file_sha256
 from brainenc.runs.stored_config import build_stored
 
 ADAPTER_CONFIG = "adapter_config.json"  # written by peft's save_pretrained
@@ -91,7 +91,7 @@ def save_adapter(
         if pretrained is not None and Path(pretrained).is_file():
             reference = {
                 "pretrained": str(Path(pretrained).resolve()),
-                "pretrained_sha256": file_sha256(Path(pretrained)),
+                "pretrained_sha256": sha256_file(pretrained),
             }
         write_json_atomic(staging / BASE_CORE, reference)
         _replace_directory(staging, directory)

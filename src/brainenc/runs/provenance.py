@@ -6,7 +6,6 @@ manifest, the seed and the command line.
 
 from __future__ import annotations
 
-import hashlib
 import shlex
 import subprocess
 import sys
@@ -55,11 +54,6 @@ def git_state(directory: Path | None = None) -> tuple[str | None, bool | None]:
         return None, None
     status = git("status", "--porcelain", "--untracked-files=no")
     return commit, None if status is None else bool(status)
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, as hex."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def write_provenance(
